@@ -1,0 +1,10 @@
+"""Staff accounts, roles and permissions."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "clientbase.accounts"
+    label = "accounts"
+    verbose_name = _("Staff")

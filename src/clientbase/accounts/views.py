@@ -1,0 +1,107 @@
+"""Log-in, log-out, password change and staff management."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from clientbase.accounts import throttling
+from clientbase.accounts.forms import StaffUserForm, ThrottledAuthenticationForm
+from clientbase.accounts.models import User
+from clientbase.accounts.permissions import LOGIN, PUBLIC, Perm, requires
+from clientbase.core import audit
+from clientbase.core.choices import AuditAction
+
+
+class LoginView(auth_views.LoginView):
+    required_permission = PUBLIC
+    template_name = "accounts/login.html"
+    authentication_form = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        username = (form.data.get("username") or "")[:150]
+        audit.record(
+            action=AuditAction.LOGIN_FAILED,
+            object_type="accounts.user",
+            object_repr=username,
+        )
+        return super().form_invalid(form)
+
+
+class LogoutView(auth_views.LogoutView):
+    required_permission = PUBLIC
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    required_permission = LOGIN
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:password_change_done")
+
+
+class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
+    required_permission = LOGIN
+    template_name = "accounts/password_change_done.html"
+
+
+@receiver(user_logged_in)
+def _on_login(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+    throttling.failures_clear(username=user.username)
+    audit.record(action=AuditAction.LOGIN, actor=user, obj=user)
+
+
+@receiver(user_logged_out)
+def _on_logout(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
+    if user is not None:
+        audit.record(action=AuditAction.LOGOUT, actor=user, obj=user)
+
+
+_STAFF_FIELDS = ["username", "first_name", "last_name", "email", "role", "is_active"]
+
+
+def _staff_snapshot(user: User) -> dict[str, Any]:
+    return {f: getattr(user, f) for f in _STAFF_FIELDS}
+
+
+@requires(Perm.STAFF_MANAGE)
+def staff_list(request: HttpRequest) -> HttpResponse:
+    users = User.objects.order_by("username")
+    return render(request, "accounts/staff_list.html", {"users": users})
+
+
+@requires(Perm.STAFF_MANAGE)
+@require_http_methods(["GET", "POST"])
+def staff_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    instance = get_object_or_404(User, pk=pk) if pk else None
+    before = _staff_snapshot(instance) if instance else {}
+    form = StaffUserForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        if (
+            instance is not None
+            and instance.pk == request.user.pk
+            and (not form.cleaned_data["is_active"] or form.cleaned_data["role"] != instance.role)
+        ):
+            form.add_error(None, _("You cannot change your own role or deactivate yourself."))
+        else:
+            user = form.save()
+            changes = audit.diff(before, _staff_snapshot(user))
+            if form.cleaned_data.get("password"):
+                changes["password"] = [audit.REDACTED, audit.REDACTED]
+            audit.record(
+                action=AuditAction.UPDATE if instance else AuditAction.CREATE,
+                actor=request.user,
+                obj=user,
+                changes=changes,
+            )
+            messages.success(request, _("Staff user saved."))
+            return redirect("accounts:staff_list")
+    return render(request, "accounts/staff_form.html", {"form": form, "object": instance})

@@ -1,0 +1,5 @@
+"""URLs of the audit log browser."""
+
+app_name = "audit"
+
+urlpatterns: list = []

@@ -1,0 +1,279 @@
+"""The customer card: customer, contacts, addresses, consent, tags, custom fields, timeline."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from clientbase.core.crypto import EncryptedTextField, mask
+from clientbase.core.models import TimeStampedModel
+from clientbase.customers.choices import (
+    ConsentChannel,
+    ConsentState,
+    CustomerKind,
+    CustomerStatus,
+    CustomFieldType,
+    DocumentType,
+    Gender,
+    PhoneKind,
+    SourceChannel,
+    StopListReason,
+    TimelineKind,
+)
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    color = models.CharField(_("colour"), max_length=20, default="secondary")
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomFieldDefinition(models.Model):
+    """A field an admin adds to every customer card; values live in Customer.custom_fields."""
+
+    key = models.SlugField(_("key"), max_length=40, unique=True)
+    label = models.CharField(_("label"), max_length=100)
+    field_type = models.CharField(
+        _("type"), max_length=10, choices=CustomFieldType.choices, default=CustomFieldType.TEXT
+    )
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    required = models.BooleanField(_("required"), default=False)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+        ordering = ["position", "key"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Customer(TimeStampedModel):
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=CustomerKind.choices, default=CustomerKind.PERSON
+    )
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    middle_name = models.CharField(_("middle name"), max_length=100, blank=True)
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    # Month and day kept apart so "born in May" and "birthday within 14 days" use an index.
+    birth_month = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    birth_day = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+
+    # Company details (wholesale customers).
+    company_name = models.CharField(_("legal name"), max_length=255, blank=True)
+    inn = models.CharField(_("INN"), max_length=12, blank=True, db_index=True)
+    kpp = models.CharField(_("KPP"), max_length=9, blank=True)
+    ogrn = models.CharField(_("OGRN"), max_length=15, blank=True)
+    bank_bic = models.CharField(_("bank BIC"), max_length=9, blank=True)
+    bank_account = models.CharField(_("bank account"), max_length=20, blank=True)
+    legal_address = models.CharField(_("legal address"), max_length=500, blank=True)
+
+    document_type = models.CharField(
+        _("identity document"), max_length=20, choices=DocumentType.choices, blank=True
+    )
+    document_number = EncryptedTextField(_("document number"), blank=True)
+
+    status = models.CharField(
+        _("status"), max_length=12, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE
+    )
+    stoplist_reason = models.CharField(
+        _("stop-list reason"), max_length=20, choices=StopListReason.choices, blank=True
+    )
+    stoplist_comment = models.TextField(_("stop-list comment"), blank=True)
+    stoplisted_at = models.DateTimeField(_("stop-listed at"), null=True, blank=True)
+
+    source = models.CharField(
+        _("source channel"), max_length=20, choices=SourceChannel.choices, blank=True
+    )
+    # NULL, not "", for "no id": the unique constraint must ignore customers without one.
+    external_id = models.CharField(  # noqa: DJ001
+        _("external id"), max_length=100, null=True, blank=True
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("responsible manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customers",
+    )
+    interests = models.JSONField(_("preferences and interests"), default=list, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="customers")
+
+    # Denormalised for lists and search at a million rows: no joins, index range scans only.
+    search_name = models.CharField(max_length=400, blank=True, editable=False)
+    primary_phone = models.CharField(max_length=20, blank=True, editable=False, db_index=True)
+    primary_email = models.CharField(max_length=254, blank=True, editable=False)
+    city = models.CharField(_("city"), max_length=100, blank=True, editable=False)
+
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="customer_external_id_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["search_name", "id"], name="customer_search_name_idx"),
+            models.Index(fields=["-created_at", "-id"], name="customer_created_idx"),
+            models.Index(fields=["city", "search_name"], name="customer_city_idx"),
+            models.Index(fields=["status", "search_name"], name="customer_status_idx"),
+            models.Index(fields=["kind", "search_name"], name="customer_kind_idx"),
+            models.Index(fields=["manager", "search_name"], name="customer_manager_idx"),
+            models.Index(fields=["birth_month", "birth_day"], name="customer_birthday_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        if self.kind == CustomerKind.COMPANY and self.company_name:
+            return self.company_name
+        name = " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p)
+        return name or self.company_name or f"#{self.pk}"
+
+    @property
+    def is_stoplisted(self) -> bool:
+        return self.status == CustomerStatus.STOPLISTED
+
+    @property
+    def document_masked(self) -> str:
+        return mask(self.document_number) if self.document_number else ""
+
+
+class CustomerPhone(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phones")
+    number = models.CharField(_("phone"), max_length=20, db_index=True)
+    kind = models.CharField(
+        _("type"), max_length=10, choices=PhoneKind.choices, default=PhoneKind.MOBILE
+    )
+    is_primary = models.BooleanField(_("primary"), default=False)
+
+    class Meta:
+        verbose_name = _("phone")
+        verbose_name_plural = _("phones")
+        ordering = ["-is_primary", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "number"], name="phone_unique_per_customer"
+            ),
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(is_primary=True), name="phone_one_primary"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CustomerEmail(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="emails")
+    address = models.CharField(_("e-mail"), max_length=254, db_index=True)
+    is_primary = models.BooleanField(_("primary"), default=False)
+
+    class Meta:
+        verbose_name = _("e-mail")
+        verbose_name_plural = _("e-mails")
+        ordering = ["-is_primary", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "address"], name="email_unique_per_customer"
+            ),
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(is_primary=True), name="email_one_primary"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class Address(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
+    label = models.CharField(_("label"), max_length=50, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=12, blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+    city = models.CharField(_("city"), max_length=100)
+    line = models.CharField(_("street, house, flat"), max_length=300)
+    comment = models.CharField(_("comment for the courier"), max_length=300, blank=True)
+    is_default = models.BooleanField(_("default"), default=False)
+
+    class Meta:
+        verbose_name = _("address")
+        verbose_name_plural = _("addresses")
+        ordering = ["-is_default", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(is_default=True), name="address_one_default"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return ", ".join(p for p in (self.postal_code, self.region, self.city, self.line) if p)
+
+
+class Consent(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(_("channel"), max_length=10, choices=ConsentChannel.choices)
+    state = models.CharField(
+        _("state"), max_length=10, choices=ConsentState.choices, default=ConsentState.UNKNOWN
+    )
+    changed_at = models.DateTimeField(_("changed at"), null=True, blank=True)
+    source = models.CharField(_("where it came from"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "channel"], name="consent_unique_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.state}"
+
+
+class TimelineEvent(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(_("event"), max_length=20, choices=TimelineKind.choices)
+    at = models.DateTimeField(_("when"), auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("timeline event")
+        verbose_name_plural = _("timeline events")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["customer", "-at"], name="timeline_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.at:%Y-%m-%d}"

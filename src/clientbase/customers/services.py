@@ -1,0 +1,739 @@
+"""Writes of the customers app: create, update under a version, stop-list, tags, bulk actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clientbase.core import audit
+from clientbase.core.choices import AuditAction
+from clientbase.core.errors import ConflictError, DomainError, DuplicateWarning
+from clientbase.core.models import AuditEvent
+from clientbase.customers.choices import (
+    ConsentChannel,
+    ConsentState,
+    CustomerKind,
+    CustomerStatus,
+    CustomFieldType,
+    PhoneKind,
+    StopListReason,
+    TimelineKind,
+)
+from clientbase.customers.models import (
+    Address,
+    Consent,
+    Customer,
+    CustomerEmail,
+    CustomerPhone,
+    CustomFieldDefinition,
+    Tag,
+    TimelineEvent,
+)
+from clientbase.customers.normalize import (
+    normalize_email,
+    normalize_phone,
+    search_key,
+    validate_bank_account,
+    validate_bic,
+    validate_inn,
+    validate_kpp,
+    validate_ogrn,
+)
+
+# Scalar fields a staff user edits; each change is audited with before and after.
+EDITABLE_FIELDS = (
+    "kind",
+    "last_name",
+    "first_name",
+    "middle_name",
+    "gender",
+    "birthday",
+    "company_name",
+    "inn",
+    "kpp",
+    "ogrn",
+    "bank_bic",
+    "bank_account",
+    "legal_address",
+    "document_type",
+    "document_number",
+    "source",
+    "external_id",
+    "manager",
+    "interests",
+    "notes",
+    "custom_fields",
+)
+# Audit says these changed but never copies their values.
+REDACTED_FIELDS = ("document_number",)
+
+
+@dataclass(frozen=True)
+class PhoneInput:
+    number: str
+    kind: str = PhoneKind.MOBILE
+    is_primary: bool = False
+
+
+@dataclass(frozen=True)
+class EmailInput:
+    address: str
+    is_primary: bool = False
+
+
+@dataclass(frozen=True)
+class AddressInput:
+    city: str
+    line: str
+    label: str = ""
+    postal_code: str = ""
+    region: str = ""
+    comment: str = ""
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class ConsentInput:
+    channel: str
+    state: str
+    source: str = ""
+
+
+@dataclass
+class CustomerInput:
+    """Everything a card form or an API call may set; None means "leave as it is"."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    phones: Sequence[PhoneInput] | None = None
+    emails: Sequence[EmailInput] | None = None
+    addresses: Sequence[AddressInput] | None = None
+    tags: Sequence[str] | None = None
+    consents: Sequence[ConsentInput] | None = None
+
+
+# ---------------------------------------------------------------- validation and derivation
+
+
+def _clean_phones(phones: Sequence[PhoneInput]) -> list[PhoneInput]:
+    errors: list[ValidationError] = []
+    seen: dict[str, PhoneInput] = {}
+    for item in phones:
+        if not str(item.number).strip():
+            continue
+        try:
+            number = normalize_phone(item.number)
+        except ValidationError as exc:
+            errors.append(exc)
+            continue
+        if number not in seen:
+            seen[number] = PhoneInput(number=number, kind=item.kind, is_primary=item.is_primary)
+    if errors:
+        raise ValidationError({"phones": errors})
+    return _one_flagged(list(seen.values()), "is_primary")
+
+
+def _clean_emails(emails: Sequence[EmailInput]) -> list[EmailInput]:
+    errors: list[ValidationError] = []
+    seen: dict[str, EmailInput] = {}
+    for item in emails:
+        if not str(item.address).strip():
+            continue
+        try:
+            address = normalize_email(item.address)
+        except ValidationError as exc:
+            errors.append(exc)
+            continue
+        if address not in seen:
+            seen[address] = EmailInput(address=address, is_primary=item.is_primary)
+    if errors:
+        raise ValidationError({"emails": errors})
+    return _one_flagged(list(seen.values()), "is_primary")
+
+
+def _one_flagged(items: list[Any], flag: str) -> list[Any]:
+    """Exactly one item carries the flag: the first flagged one, else the first item."""
+    if not items:
+        return items
+    chosen = next((i for i, item in enumerate(items) if getattr(item, flag)), 0)
+    return [type(item)(**{**item.__dict__, flag: i == chosen}) for i, item in enumerate(items)]
+
+
+def _clean_custom_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    definitions = {d.key: d for d in CustomFieldDefinition.objects.all()}
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, ValidationError] = {}
+    for key, definition in definitions.items():
+        raw = values.get(key)
+        if raw in (None, ""):
+            if definition.required:
+                errors[key] = ValidationError(
+                    _("“%(label)s” is required."), params={"label": definition.label}
+                )
+            continue
+        try:
+            cleaned[key] = _coerce_custom(definition, raw)
+        except (TypeError, ValueError):
+            errors[key] = ValidationError(
+                _("“%(label)s”: “%(value)s” is not a valid %(type)s."),
+                params={
+                    "label": definition.label,
+                    "value": str(raw)[:50],
+                    "type": definition.get_field_type_display(),
+                },
+            )
+    unknown = set(values) - set(definitions)
+    if unknown:
+        errors["custom_fields"] = ValidationError(
+            _("Unknown custom fields: %(keys)s."), params={"keys": ", ".join(sorted(unknown))}
+        )
+    if errors:
+        raise ValidationError({"custom_fields": list(errors.values())})
+    return cleaned
+
+
+def _coerce_custom(definition: CustomFieldDefinition, raw: Any) -> Any:
+    kind = definition.field_type
+    if kind == CustomFieldType.NUMBER:
+        number = float(str(raw).replace(",", ".").replace(" ", ""))
+        return int(number) if number.is_integer() else number
+    if kind == CustomFieldType.DATE:
+        if isinstance(raw, dt.date):
+            return raw.isoformat()
+        return dt.date.fromisoformat(str(raw)).isoformat()
+    if kind == CustomFieldType.BOOLEAN:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "да", "on"}:
+            return True
+        if text in {"0", "false", "no", "нет", "off"}:
+            return False
+        raise ValueError(raw)
+    if kind == CustomFieldType.CHOICE:
+        if str(raw) not in definition.choices:
+            raise ValueError(raw)
+        return str(raw)
+    return str(raw).strip()
+
+
+def _validate_card(customer: Customer) -> None:
+    """Rules across fields, with one translated message per problem."""
+    errors: dict[str, list[ValidationError]] = {}
+
+    def check(name: str, func: Callable[[], Any]) -> None:
+        try:
+            func()
+        except ValidationError as exc:
+            errors.setdefault(name, []).append(exc)
+
+    if customer.birthday and customer.birthday > timezone.localdate():
+        errors.setdefault("birthday", []).append(
+            ValidationError(_("Birthday cannot be in the future."), code="birthday_future")
+        )
+    if customer.inn:
+        check("inn", lambda: setattr(customer, "inn", validate_inn(customer.inn)))
+    if customer.ogrn:
+        check("ogrn", lambda: setattr(customer, "ogrn", validate_ogrn(customer.ogrn)))
+    if customer.kpp:
+        check("kpp", lambda: setattr(customer, "kpp", validate_kpp(customer.kpp)))
+    if customer.bank_bic:
+        check("bank_bic", lambda: setattr(customer, "bank_bic", validate_bic(customer.bank_bic)))
+    if customer.bank_account:
+        if not customer.bank_bic:
+            errors.setdefault("bank_bic", []).append(
+                ValidationError(_("Enter the bank's BIC to check the account number."))
+            )
+        elif "bank_bic" not in errors:
+            check(
+                "bank_account",
+                lambda: setattr(
+                    customer,
+                    "bank_account",
+                    validate_bank_account(customer.bank_account, customer.bank_bic),
+                ),
+            )
+    if customer.kind == CustomerKind.COMPANY and not customer.company_name.strip():
+        errors.setdefault("company_name", []).append(
+            ValidationError(_("A company needs its legal name."), code="required")
+        )
+    if customer.kind == CustomerKind.PERSON and not (
+        customer.last_name.strip() or customer.first_name.strip()
+    ):
+        errors.setdefault("first_name", []).append(
+            ValidationError(_("Enter at least a first or a last name."), code="required")
+        )
+    if customer.document_number and not customer.document_type:
+        errors.setdefault("document_type", []).append(
+            ValidationError(_("Choose the type of the document."), code="required")
+        )
+    if customer.external_id == "":
+        customer.external_id = None
+    if errors:
+        raise ValidationError(errors)
+    customer.full_clean(exclude=["tags", "manager", "created_by"], validate_unique=False)
+
+
+def customer_derive(customer: Customer) -> None:
+    """Fill the denormalised columns that lists and search read (name, birthday parts)."""
+    customer.search_name = search_key(
+        customer.company_name if customer.kind == CustomerKind.COMPANY else "",
+        customer.last_name,
+        customer.first_name,
+        customer.middle_name,
+    )[:400]
+    customer.birth_month = customer.birthday.month if customer.birthday else None
+    customer.birth_day = customer.birthday.day if customer.birthday else None
+
+
+# ---------------------------------------------------------------- snapshots for audit
+
+
+def customer_snapshot(customer: Customer) -> dict[str, Any]:
+    """The card as plain data: scalar fields and related rows, for before/after diffs."""
+    data: dict[str, Any] = {name: getattr(customer, name) for name in EDITABLE_FIELDS}
+    data["manager"] = customer.manager_id
+    data["status"] = customer.status
+    data["stoplist_reason"] = customer.stoplist_reason
+    data["stoplist_comment"] = customer.stoplist_comment
+    if customer.pk:
+        data["phones"] = [
+            f"{p.number} ({p.kind}{', primary' if p.is_primary else ''})"
+            for p in customer.phones.all()
+        ]
+        data["emails"] = [
+            f"{e.address}{' (primary)' if e.is_primary else ''}" for e in customer.emails.all()
+        ]
+        data["addresses"] = [
+            f"{a}{' (default)' if a.is_default else ''}" for a in customer.addresses.all()
+        ]
+        data["tags"] = sorted(t.name for t in customer.tags.all())
+        data["consents"] = {c.channel: c.state for c in customer.consents.all()}
+    return data
+
+
+def _changes_since(customer_id: int, version: int) -> list[dict[str, Any]]:
+    """What others changed after `version`: who, when, which fields, from the audit log."""
+    events = AuditEvent.objects.filter(
+        object_type=Customer._meta.label_lower,
+        object_id=str(customer_id),
+        action=AuditAction.UPDATE,
+    ).order_by("at", "id")
+    result = []
+    for event in events:
+        if int(event.extra.get("version", 0)) > version:
+            result.append(
+                {
+                    "who": event.actor_name,
+                    "at": event.at.isoformat(),
+                    "version": event.extra.get("version"),
+                    "changes": event.changes,
+                }
+            )
+    return result
+
+
+# ---------------------------------------------------------------- duplicates
+
+
+def likely_duplicates(
+    *, phones: Iterable[str], emails: Iterable[str], exclude_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Active customers that already own one of these (normalised) phones or e-mails."""
+    phones, emails = list(phones), list(emails)
+    if not phones and not emails:
+        return []
+    matches: dict[int, dict[str, Any]] = {}
+    active = Q(customer__status__in=[CustomerStatus.ACTIVE, CustomerStatus.STOPLISTED])
+    phone_rows = CustomerPhone.objects.filter(active, number__in=phones).values_list(
+        "customer_id", "number"
+    )
+    email_rows = CustomerEmail.objects.filter(active, address__in=emails).values_list(
+        "customer_id", "address"
+    )
+    for customer_id, value in [*phone_rows, *email_rows]:
+        if customer_id == exclude_id:
+            continue
+        matches.setdefault(customer_id, {"id": customer_id, "matched": []})["matched"].append(value)
+    names = Customer.objects.in_bulk(list(matches))
+    for customer_id, item in matches.items():
+        item["name"] = names[customer_id].display_name
+    return sorted(matches.values(), key=lambda m: m["id"])
+
+
+# ---------------------------------------------------------------- related rows
+
+
+def _sync_phones(customer: Customer, phones: list[PhoneInput]) -> None:
+    CustomerPhone.objects.filter(customer=customer).delete()
+    CustomerPhone.objects.bulk_create(
+        [
+            CustomerPhone(customer=customer, number=p.number, kind=p.kind, is_primary=p.is_primary)
+            for p in phones
+        ]
+    )
+    customer.primary_phone = next((p.number for p in phones if p.is_primary), "")
+
+
+def _sync_emails(customer: Customer, emails: list[EmailInput]) -> None:
+    CustomerEmail.objects.filter(customer=customer).delete()
+    CustomerEmail.objects.bulk_create(
+        [
+            CustomerEmail(customer=customer, address=e.address, is_primary=e.is_primary)
+            for e in emails
+        ]
+    )
+    customer.primary_email = next((e.address for e in emails if e.is_primary), "")
+
+
+def _sync_addresses(customer: Customer, addresses: Sequence[AddressInput]) -> None:
+    rows = [a for a in addresses if a.city.strip() or a.line.strip()]
+    errors = [
+        ValidationError(_("Address %(n)d: enter the city and the street."), params={"n": i + 1})
+        for i, a in enumerate(rows)
+        if not (a.city.strip() and a.line.strip())
+    ]
+    if errors:
+        raise ValidationError({"addresses": errors})
+    rows = _one_flagged(rows, "is_default")
+    Address.objects.filter(customer=customer).delete()
+    Address.objects.bulk_create([Address(customer=customer, **a.__dict__) for a in rows])
+    customer.city = next((a.city.strip() for a in rows if a.is_default), "")[:100]
+
+
+def _tags_by_name(names: Iterable[str]) -> list[Tag]:
+    clean = sorted({" ".join(n.split())[:60] for n in names if n and n.strip()})
+    if not clean:
+        return []
+    Tag.objects.bulk_create([Tag(name=n) for n in clean], ignore_conflicts=True)
+    return list(Tag.objects.filter(name__in=clean))
+
+
+def _sync_consents(customer: Customer, consents: Sequence[ConsentInput]) -> None:
+    now = timezone.now()
+    for item in consents:
+        if item.channel not in ConsentChannel.values or item.state not in ConsentState.values:
+            raise ValidationError({"consents": _("Unknown consent channel or state.")})
+        current = Consent.objects.filter(customer=customer, channel=item.channel).first()
+        if current is not None and current.state == item.state:
+            continue
+        Consent.objects.update_or_create(
+            customer=customer,
+            channel=item.channel,
+            defaults={"state": item.state, "changed_at": now, "source": item.source[:200]},
+        )
+
+
+def _timeline(customer: Customer, kind: str, actor: Any, **data: Any) -> TimelineEvent:
+    return TimelineEvent.objects.create(
+        customer=customer, kind=kind, actor=actor if getattr(actor, "pk", None) else None, data=data
+    )
+
+
+def _apply_input(customer: Customer, data: CustomerInput) -> None:
+    for name, value in data.fields.items():
+        if name not in EDITABLE_FIELDS:
+            raise DomainError(_("Field “%(name)s” cannot be set.") % {"name": name})
+        if name == "manager":
+            customer.manager_id = getattr(value, "pk", value)
+        else:
+            setattr(customer, name, value if value is not None or name == "birthday" else "")
+    if "custom_fields" in data.fields:
+        customer.custom_fields = _clean_custom_fields(data.fields["custom_fields"] or {})
+
+
+def _write_related(
+    customer: Customer,
+    data: CustomerInput,
+    phones: list[PhoneInput] | None,
+    emails: list[EmailInput] | None,
+) -> None:
+    if phones is not None:
+        _sync_phones(customer, phones)
+    if emails is not None:
+        _sync_emails(customer, emails)
+    if data.addresses is not None:
+        _sync_addresses(customer, data.addresses)
+    if data.tags is not None:
+        customer.tags.set(_tags_by_name(data.tags))
+    if data.consents is not None:
+        _sync_consents(customer, data.consents)
+
+
+# ---------------------------------------------------------------- services
+
+
+def customer_create(
+    *, actor: Any, data: CustomerInput, confirm_duplicate: bool = False
+) -> Customer:
+    """Create a customer. A likely duplicate raises DuplicateWarning unless confirmed."""
+    phones = _clean_phones(data.phones or [])
+    emails = _clean_emails(data.emails or [])
+    customer = Customer(created_by=actor if getattr(actor, "pk", None) else None)
+    _apply_input(customer, data)
+    _validate_card(customer)
+    customer_derive(customer)
+    if not confirm_duplicate:
+        duplicates = likely_duplicates(
+            phones=[p.number for p in phones], emails=[e.address for e in emails]
+        )
+        if duplicates:
+            raise DuplicateWarning(
+                _("A customer with this phone or e-mail already exists."), details=duplicates
+            )
+    with transaction.atomic():
+        customer.save()
+        _write_related(customer, data, phones, emails)
+        customer.save(update_fields=["primary_phone", "primary_email", "city"])
+        _timeline(customer, TimelineKind.CREATED, actor)
+        after = customer_snapshot(customer)
+        audit.record(
+            action=AuditAction.CREATE,
+            actor=actor,
+            obj=customer,
+            changes=audit.diff({}, after, redact=REDACTED_FIELDS),
+            extra={"version": customer.version},
+        )
+    return customer
+
+
+def _locked(customer_id: int) -> Customer:
+    try:
+        return Customer.objects.select_for_update().get(pk=customer_id)
+    except Customer.DoesNotExist as exc:
+        raise DomainError(_("The customer no longer exists."), code="not_found") from exc
+
+
+def _bump_version(customer: Customer, expected_version: int) -> None:
+    """Compare-and-set on the version: refuses a write based on an older card."""
+    updated = Customer.objects.filter(pk=customer.pk, version=expected_version).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
+    if updated != 1:
+        _raise_conflict(customer.pk, expected_version)
+    customer.version = expected_version + 1
+
+
+def _raise_conflict(customer_id: int, expected_version: int) -> None:
+    raise ConflictError(
+        _(
+            "Someone changed this customer after you opened the card. Nothing was saved: "
+            "review their changes and apply yours again."
+        ),
+        details=_changes_since(customer_id, expected_version),
+    )
+
+
+def _save_change(
+    customer: Customer,
+    *,
+    actor: Any,
+    expected_version: int,
+    before: dict[str, Any],
+    timeline_kind: str = TimelineKind.EDITED,
+    timeline_data: Mapping[str, Any] | None = None,
+) -> Customer:
+    after = customer_snapshot(customer)
+    changes = audit.diff(before, after, redact=REDACTED_FIELDS)
+    if not changes:
+        return customer
+    _bump_version(customer, expected_version)
+    customer.save()
+    _timeline(
+        customer,
+        timeline_kind,
+        actor,
+        **(timeline_data if timeline_data is not None else {"fields": sorted(changes)}),
+    )
+    audit.record(
+        action=AuditAction.UPDATE,
+        actor=actor,
+        obj=customer,
+        changes=changes,
+        extra={"version": customer.version},
+    )
+    return customer
+
+
+def customer_update(
+    *, actor: Any, customer_id: int, expected_version: int, data: CustomerInput
+) -> Customer:
+    """Change a card. A stale `expected_version` raises ConflictError and writes nothing."""
+    phones = _clean_phones(data.phones) if data.phones is not None else None
+    emails = _clean_emails(data.emails) if data.emails is not None else None
+    with transaction.atomic():
+        customer = _locked(customer_id)
+        if customer.version != expected_version:
+            _raise_conflict(customer_id, expected_version)
+        before = customer_snapshot(customer)
+        _apply_input(customer, data)
+        _validate_card(customer)
+        customer_derive(customer)
+        _write_related(customer, data, phones, emails)
+        return _save_change(customer, actor=actor, expected_version=expected_version, before=before)
+
+
+def customer_stoplist_add(
+    *, actor: Any, customer_id: int, expected_version: int, reason: str, comment: str = ""
+) -> Customer:
+    if reason not in StopListReason.values:
+        raise ValidationError({"reason": _("Choose a reason for the stop-list.")})
+    with transaction.atomic():
+        customer = _locked(customer_id)
+        if customer.version != expected_version:
+            _raise_conflict(customer_id, expected_version)
+        before = customer_snapshot(customer)
+        customer.status = CustomerStatus.STOPLISTED
+        customer.stoplist_reason = reason
+        customer.stoplist_comment = comment.strip()
+        customer.stoplisted_at = timezone.now()
+        return _save_change(
+            customer,
+            actor=actor,
+            expected_version=expected_version,
+            before=before,
+            timeline_kind=TimelineKind.STOPLISTED,
+            timeline_data={"reason": reason},
+        )
+
+
+def customer_status_set(
+    *, actor: Any, customer_id: int, expected_version: int, status: str
+) -> Customer:
+    """Archive, restore, or take off the stop-list (status back to active)."""
+    if status not in (CustomerStatus.ACTIVE, CustomerStatus.ARCHIVED):
+        raise DomainError(_("Use the stop-list action to stop-list a customer."))
+    with transaction.atomic():
+        customer = _locked(customer_id)
+        if customer.version != expected_version:
+            _raise_conflict(customer_id, expected_version)
+        before = customer_snapshot(customer)
+        previous = customer.status
+        customer.status = status
+        customer.stoplist_reason = ""
+        customer.stoplist_comment = ""
+        customer.stoplisted_at = None
+        if previous == CustomerStatus.STOPLISTED:
+            kind = TimelineKind.UNSTOPLISTED
+        elif status == CustomerStatus.ARCHIVED:
+            kind = TimelineKind.ARCHIVED
+        else:
+            kind = TimelineKind.RESTORED
+        return _save_change(
+            customer,
+            actor=actor,
+            expected_version=expected_version,
+            before=before,
+            timeline_kind=kind,
+            timeline_data={"from": previous, "to": status},
+        )
+
+
+def customer_delete(*, actor: Any, customer_id: int) -> None:
+    with transaction.atomic():
+        customer = _locked(customer_id)
+        before = customer_snapshot(customer)
+        audit.record(
+            action=AuditAction.DELETE,
+            actor=actor,
+            obj=customer,
+            changes=audit.diff(before, {}, redact=REDACTED_FIELDS),
+        )
+        customer.delete()
+
+
+def _bulk_audit(
+    actor: Any, customers: Sequence[Customer], changes: Mapping[str, list[Any]], action: str
+) -> None:
+    for customer in customers:
+        audit.record(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            obj=customer,
+            changes=changes,
+            extra={"bulk": action, "version": customer.version},
+        )
+
+
+def customers_bulk_tag(
+    *, actor: Any, customer_ids: Sequence[int], tag_names: Sequence[str], remove: bool = False
+) -> int:
+    """Add (or remove) tags on many customers in a few set-based statements."""
+    tags = _tags_by_name(tag_names)
+    if not tags or not customer_ids:
+        return 0
+    through = Customer.tags.through
+    with transaction.atomic():
+        ids = list(Customer.objects.filter(pk__in=customer_ids).values_list("pk", flat=True))
+        if remove:
+            through.objects.filter(customer_id__in=ids, tag__in=tags).delete()
+        else:
+            through.objects.bulk_create(
+                [through(customer_id=cid, tag_id=t.pk) for cid in ids for t in tags],
+                ignore_conflicts=True,
+            )
+        Customer.objects.filter(pk__in=ids).update(
+            version=F("version") + 1, updated_at=timezone.now()
+        )
+        kind = TimelineKind.UNTAGGED if remove else TimelineKind.TAGGED
+        names = [t.name for t in tags]
+        TimelineEvent.objects.bulk_create(
+            [
+                TimelineEvent(customer_id=cid, kind=kind, actor=actor, data={"tags": names})
+                for cid in ids
+            ]
+        )
+        customers = list(Customer.objects.filter(pk__in=ids))
+        change = [[], names] if not remove else [names, []]
+        _bulk_audit(actor, customers, {"tags": change}, "untag" if remove else "tag")
+    return len(ids)
+
+
+def customers_bulk_assign_manager(
+    *, actor: Any, customer_ids: Sequence[int], manager_id: int | None
+) -> int:
+    with transaction.atomic():
+        customers = list(Customer.objects.filter(pk__in=customer_ids))
+        changed = [c for c in customers if c.manager_id != manager_id]
+        if not changed:
+            return 0
+        Customer.objects.filter(pk__in=[c.pk for c in changed]).update(
+            manager_id=manager_id, version=F("version") + 1, updated_at=timezone.now()
+        )
+        TimelineEvent.objects.bulk_create(
+            [
+                TimelineEvent(
+                    customer_id=c.pk,
+                    kind=TimelineKind.MANAGER,
+                    actor=actor,
+                    data={"from": c.manager_id, "to": manager_id},
+                )
+                for c in changed
+            ]
+        )
+        for c in changed:
+            audit.record(
+                action=AuditAction.UPDATE,
+                actor=actor,
+                obj=c,
+                changes={"manager": [c.manager_id, manager_id]},
+                extra={"bulk": "assign_manager", "version": c.version + 1},
+            )
+    return len(changed)
+
+
+def customer_tag_add(*, actor: Any, customer_id: int, tag_name: str) -> int:
+    return customers_bulk_tag(actor=actor, customer_ids=[customer_id], tag_names=[tag_name])
+
+
+def customer_tag_remove(*, actor: Any, customer_id: int, tag_name: str) -> int:
+    return customers_bulk_tag(
+        actor=actor, customer_ids=[customer_id], tag_names=[tag_name], remove=True
+    )

@@ -1,0 +1,5 @@
+"""URLs of the customers app."""
+
+app_name = "customers"
+
+urlpatterns: list = []

@@ -1,0 +1,21 @@
+"""Root URL configuration."""
+
+from django.urls import include, path
+from django.views.generic import RedirectView
+from django.views.i18n import set_language
+
+from clientbase.accounts.permissions import LOGIN, PUBLIC, requires
+from clientbase.core import views as core_views
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("i18n/setlang/", requires(PUBLIC)(set_language), name="set_language"),
+    path("accounts/", include("clientbase.accounts.urls")),
+    path("customers/", include("clientbase.customers.urls")),
+    path("audit/", include("clientbase.core.urls")),
+    path(
+        "",
+        requires(LOGIN)(RedirectView.as_view(pattern_name="customers:list", permanent=False)),
+        name="home",
+    ),
+]
