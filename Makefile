@@ -32,7 +32,7 @@ migrations-check: $(STAMP)
 	CLIENTBASE_DATA_DIR=$$(mktemp -d) $(BIN)/clientbase makemigrations --check --dry-run
 
 test: lint migrations-check
-	CLIENTBASE_TESTING=1 $(BIN)/pytest $(PYTEST_ARGS)
+	CLIENTBASE_TESTING=1 CLIENTBASE_DATA_DIR=var/test $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/customer_list.py

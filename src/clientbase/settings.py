@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "clientbase.core",
     "clientbase.accounts",
     "clientbase.customers",
+    "clientbase.orders",
 ]
 
 MIDDLEWARE = [
@@ -182,18 +183,14 @@ DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "RU").upper()
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if TESTING
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
+    # Plain storage plus WhiteNoise finders: static files come straight from the installed
+    # packages, so no collectstatic step is needed before `make run`.
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = DATA_DIR / "uploads"
-# Serve static files straight from the installed packages: no collectstatic step in `make run`.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

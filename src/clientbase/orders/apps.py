@@ -1,0 +1,10 @@
+"""Orders: what customers bought, with status history."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OrdersConfig(AppConfig):
+    name = "clientbase.orders"
+    label = "orders"
+    verbose_name = _("Orders")
