@@ -149,11 +149,15 @@ def validate_bic(value: str) -> str:
 
 
 def validate_bank_account(account: str, bic: str) -> str:
-    """Settlement account (20 digits) checked against the bank's BIC (Bank of Russia key)."""
+    """Account (20 digits) checked against the bank's BIC (Bank of Russia key).
+
+    A settlement account is keyed by the BIC's last three digits; a bank's correspondent
+    account at the Bank of Russia (30101...) by "0" and the BIC's fifth and sixth digits.
+    """
     account = _digits(
         account, (20,), _("A bank account number has 20 digits."), "invalid_bank_account"
     )
-    key = bic[-3:] + account
+    key = ("0" + bic[4:6] if account.startswith("30101") else bic[-3:]) + account
     weights = (7, 1, 3) * 8
     if sum(int(d) * w for d, w in zip(key, weights, strict=False)) % 10 != 0:
         raise ValidationError(
