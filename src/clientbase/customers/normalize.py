@@ -94,7 +94,9 @@ def try_normalize_email(raw: str) -> str | None:
 
 def _digits(value: str, lengths: tuple[int, ...], message: str, code: str) -> str:
     value = value.strip()
-    if not value.isdigit() or len(value) not in lengths:
+    # isascii(): str.isdigit() also accepts "²" and full-width digits, which int() refuses
+    # or which would be stored as non-ASCII requisites.
+    if not (value.isascii() and value.isdigit()) or len(value) not in lengths:
         raise ValidationError(message, code=code)
     return value
 
@@ -131,7 +133,7 @@ def validate_ogrn(value: str) -> str:
     return ogrn
 
 
-_KPP = re.compile(r"^\d{4}[\dA-Z]{2}\d{3}$")
+_KPP = re.compile(r"^\d{4}[\dA-Z]{2}\d{3}$", re.ASCII)
 
 
 def validate_kpp(value: str) -> str:
