@@ -16,7 +16,9 @@ TESTING = os.environ.get("CLIENTBASE_TESTING") == "1"
 
 DATA_DIR = Path(os.environ.get("CLIENTBASE_DATA_DIR", "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
-BACKUP_DIR = DATA_DIR / "backups"
+BACKUP_DIR = Path(os.environ.get("BACKUP_DIR", str(DATA_DIR / "backups"))).resolve()
+# Nightly backups kept by the worker (core.tasks); older ones are deleted.
+BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", "14"))
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -255,5 +257,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # A handler of its own keeps run_huey from adding a second one (double log lines).
+        "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

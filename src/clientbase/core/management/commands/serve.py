@@ -1,0 +1,125 @@
+"""`clientbase serve`: the web app on waitress plus the Huey background worker as a child."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext as _
+
+# Seconds the worker gets to finish its current task after we ask it to stop.
+WORKER_STOP_SECONDS = 30
+
+
+class Command(BaseCommand):
+    help = _(
+        "Serve the web UI and API with waitress and run the background worker (Huey) beside "
+        "it. Ctrl+C or SIGTERM stops both."
+    )
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help=_("address to listen on"))
+        parser.add_argument("--port", type=int, default=8000, help=_("port to listen on"))
+        parser.add_argument("--threads", type=int, default=8, help=_("request threads"))
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help=_("do not start the background worker (run `clientbase run_huey` elsewhere)"),
+        )
+        parser.add_argument(
+            "--trusted-proxy",
+            default=os.environ.get("TRUSTED_PROXY", ""),
+            help=_(
+                "address of the HTTPS proxy in front of the app: its X-Forwarded-For and "
+                "X-Forwarded-Proto headers are then believed (env TRUSTED_PROXY)"
+            ),
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from waitress import create_server
+
+        from clientbase.wsgi import application
+
+        proxy: dict[str, Any] = {}
+        if options["trusted_proxy"]:
+            proxy = {
+                "trusted_proxy": options["trusted_proxy"],
+                "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+                "clear_untrusted_proxy_headers": True,
+            }
+        server = create_server(
+            application,
+            host=options["host"],
+            port=options["port"],
+            threads=options["threads"],
+            ident="clientbase",
+            **proxy,
+        )
+        stopping = threading.Event()
+        worker = None if options["no_worker"] else self._start_worker(stopping)
+
+        def on_term(signum: int, frame: FrameType | None) -> None:
+            # waitress stops its loop on KeyboardInterrupt; SIGTERM should mean the same.
+            raise KeyboardInterrupt
+
+        previous_term = signal.signal(signal.SIGTERM, on_term)
+        host = options["host"]
+        shown_host = f"[{host}]" if ":" in host else host
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("clientbase is serving at http://%(host)s:%(port)s/ — press Ctrl+C to stop.")
+                % {"host": shown_host, "port": options["port"]}
+            )
+        )
+        if worker is None:
+            self.stdout.write(_("Background worker not started (--no-worker)."))
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stopping.set()
+            signal.signal(signal.SIGTERM, previous_term)
+            server.close()
+            if worker is not None:
+                self._stop_worker(worker)
+        self.stdout.write(_("Stopped."))
+
+    def _start_worker(self, stopping: threading.Event) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "clientbase.cli", "run_huey", "--workers", "2"]
+        worker = subprocess.Popen(command)  # noqa: S603  (our own program, fixed arguments)
+        self.stdout.write(_("Background worker started (process %(pid)d).") % {"pid": worker.pid})
+
+        def watch() -> None:
+            code = worker.wait()
+            if not stopping.is_set():
+                self.stderr.write(
+                    _(
+                        "The background worker stopped unexpectedly (exit code %(code)s). The web "
+                        "UI keeps working, but imports, backups and mailings wait until "
+                        "`clientbase serve` is restarted."
+                    )
+                    % {"code": code}
+                )
+
+        threading.Thread(target=watch, name="worker-watch", daemon=True).start()
+        return worker
+
+    def _stop_worker(self, worker: subprocess.Popen[bytes]) -> None:
+        if worker.poll() is None:
+            # SIGINT is Huey's graceful stop: the running task finishes first.
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.wait(timeout=WORKER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.stderr.write(_("The background worker did not stop in time; killing it."))
+                worker.kill()
+                worker.wait()
+        self.stdout.write(_("Background worker stopped."))
