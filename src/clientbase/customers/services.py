@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -203,6 +204,9 @@ def _coerce_custom(definition: CustomFieldDefinition, raw: Any) -> Any:
     kind = definition.field_type
     if kind == CustomFieldType.NUMBER:
         number = float(str(raw).replace(",", ".").replace(" ", ""))
+        if not math.isfinite(number):
+            # "inf" and "nan" parse as floats but are not numbers JSON can store.
+            raise ValueError(raw)
         return int(number) if number.is_integer() else number
     if kind == CustomFieldType.DATE:
         if isinstance(raw, dt.date):
