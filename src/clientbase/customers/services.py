@@ -482,6 +482,9 @@ def customer_create(
     emails = _clean_emails(data.emails or [])
     customer = Customer(created_by=actor if getattr(actor, "pk", None) else None)
     _apply_input(customer, data)
+    if "custom_fields" not in data.fields:
+        # A new card must satisfy required custom fields even when the caller sent none.
+        customer.custom_fields = _clean_custom_fields({})
     _validate_card(customer)
     customer_derive(customer)
     if not confirm_duplicate:
