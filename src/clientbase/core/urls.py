@@ -1,5 +1,11 @@
 """URLs of the audit log browser."""
 
+from django.urls import path
+
+from clientbase.core import views
+
 app_name = "audit"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.audit_list, name="list"),
+]

@@ -6,9 +6,14 @@ import logging
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 
-from clientbase.accounts.permissions import PUBLIC, requires
+from clientbase.accounts.permissions import PUBLIC, Perm, requires
+from clientbase.core import selectors
+from clientbase.core.forms import AuditFilterForm
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +29,19 @@ def healthz(request: HttpRequest) -> HttpResponse:
         logger.exception("health check: database unreachable")
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok", "vendor": connection.vendor})
+
+
+@requires(Perm.AUDIT_VIEW)
+@require_GET
+def audit_list(request: HttpRequest) -> HttpResponse:
+    """The audit log, newest first; read-only by design (no view changes or deletes rows)."""
+    form = AuditFilterForm(request.GET)
+    page = selectors.audit_page(
+        form.filters(), after=request.GET.get("after", ""), before=request.GET.get("before", "")
+    )
+    template = "core/audit_list.html"
+    if getattr(request, "htmx", False) and request.headers.get("HX-Target") == "audit-table":
+        template = "core/_audit_table.html"
+    response = render(request, template, {"form": form, "page": page})
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response

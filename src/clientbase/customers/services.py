@@ -643,9 +643,12 @@ def customer_status_set(
         )
 
 
-def customer_delete(*, actor: Any, customer_id: int) -> None:
+def customer_delete(*, actor: Any, customer_id: int, expected_version: int | None = None) -> None:
+    """Delete a card; with `expected_version`, refuse if it changed since it was shown."""
     with transaction.atomic():
         customer = _locked(customer_id)
+        if expected_version is not None and customer.version != expected_version:
+            _raise_conflict(customer_id, expected_version)
         before = customer_snapshot(customer)
         audit.record(
             action=AuditAction.DELETE,
@@ -744,3 +747,113 @@ def customer_tag_remove(*, actor: Any, customer_id: int, tag_name: str) -> int:
     return customers_bulk_tag(
         actor=actor, customer_ids=[customer_id], tag_names=[tag_name], remove=True
     )
+
+
+# ---------------------------------------------------------------- tag catalogue, custom fields
+
+
+TAG_COLORS = ("secondary", "primary", "success", "danger", "warning", "info", "dark")
+
+
+def _tag_name_clean(name: str, *, exclude_id: int | None = None) -> str:
+    clean = " ".join(name.split())[:60]
+    if not clean:
+        raise ValidationError({"name": _("Enter a name for the tag.")})
+    taken = Tag.objects.filter(name__iexact=clean)
+    if exclude_id is not None:
+        taken = taken.exclude(pk=exclude_id)
+    if taken.exists():
+        raise ValidationError({"name": _("A tag with this name already exists.")})
+    return clean
+
+
+def _tag_color_clean(color: str) -> str:
+    if color not in TAG_COLORS:
+        raise ValidationError({"color": _("Choose one of the offered colours.")})
+    return color
+
+
+def tag_create(*, actor: Any, name: str, color: str = "secondary") -> Tag:
+    with transaction.atomic():
+        tag = Tag.objects.create(name=_tag_name_clean(name), color=_tag_color_clean(color))
+        audit.record(
+            action=AuditAction.CREATE,
+            actor=actor,
+            obj=tag,
+            changes={"name": [None, tag.name], "color": [None, tag.color]},
+        )
+    return tag
+
+
+def tag_rename(*, actor: Any, tag_id: int, name: str, color: str | None = None) -> Tag:
+    with transaction.atomic():
+        tag = Tag.objects.select_for_update().get(pk=tag_id)
+        before = {"name": tag.name, "color": tag.color}
+        tag.name = _tag_name_clean(name, exclude_id=tag.pk)
+        if color is not None:
+            tag.color = _tag_color_clean(color)
+        changes = audit.diff(before, {"name": tag.name, "color": tag.color})
+        if changes:
+            tag.save(update_fields=["name", "color"])
+            audit.record(action=AuditAction.UPDATE, actor=actor, obj=tag, changes=changes)
+    return tag
+
+
+def tag_delete(*, actor: Any, tag_id: int) -> int:
+    """Delete a tag from the catalogue and from every customer; returns how many had it."""
+    with transaction.atomic():
+        tag = Tag.objects.select_for_update().get(pk=tag_id)
+        count = Customer.tags.through.objects.filter(tag_id=tag.pk).count()
+        audit.record(
+            action=AuditAction.DELETE,
+            actor=actor,
+            obj=tag,
+            changes={"name": [tag.name, None]},
+            extra={"customers": count},
+        )
+        tag.delete()
+    return count
+
+
+def custom_field_save(
+    *,
+    actor: Any,
+    definition_id: int | None = None,
+    key: str,
+    label: str,
+    field_type: str,
+    choices: Sequence[str] = (),
+    required: bool = False,
+    position: int = 0,
+) -> CustomFieldDefinition:
+    """Define a custom field, or change one. The key stays fixed once values use it."""
+    with transaction.atomic():
+        if definition_id is None:
+            definition = CustomFieldDefinition(key=key)
+            before: dict[str, Any] = {}
+        else:
+            definition = CustomFieldDefinition.objects.select_for_update().get(pk=definition_id)
+            before = {
+                f: getattr(definition, f)
+                for f in ("key", "label", "field_type", "choices", "required", "position")
+            }
+        definition.label = label.strip()
+        definition.field_type = field_type
+        definition.choices = [c.strip() for c in choices if c.strip()]
+        definition.required = required
+        definition.position = position
+        if field_type == CustomFieldType.CHOICE and not definition.choices:
+            raise ValidationError({"choices": _("List at least one choice.")})
+        definition.full_clean()
+        definition.save()
+        after = {
+            f: getattr(definition, f)
+            for f in ("key", "label", "field_type", "choices", "required", "position")
+        }
+        audit.record(
+            action=AuditAction.UPDATE if before else AuditAction.CREATE,
+            actor=actor,
+            obj=definition,
+            changes=audit.diff(before, after),
+        )
+    return definition

@@ -1,0 +1,99 @@
+"""Forms of the core app: the audit log filter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from clientbase.accounts.models import User
+from clientbase.core.choices import AuditAction
+
+OBJECT_TYPES = [
+    ("customers.customer", _("Customer")),
+    ("customers.tag", _("Tag")),
+    ("customers.customfielddefinition", _("Custom field")),
+    ("accounts.user", _("Staff user")),
+    ("orders.order", _("Order")),
+]
+
+
+class BootstrapMixin:
+    """Gives widgets Bootstrap's classes, and marks fields with errors as invalid."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.style_fields()
+
+    def style_fields(self) -> None:
+        """Forms that add fields in __init__ call this again afterwards."""
+        form: Any = self
+        for field in form.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select | forms.SelectMultiple):
+                css = "form-select"
+            elif isinstance(widget, forms.HiddenInput | forms.MultipleHiddenInput):
+                continue
+            else:
+                css = "form-control"
+            current = widget.attrs.get("class", "")
+            if css not in current.split():
+                widget.attrs["class"] = f"{current} {css}".strip()
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        super().add_error(field, error)  # type: ignore[misc]
+        form: Any = self
+        names = [field] if field else []
+        if isinstance(error, dict):
+            names = list(error)
+        for name in names:
+            if name in form.fields:
+                widget = form.fields[name].widget
+                if "is-invalid" not in widget.attrs.get("class", ""):
+                    widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+
+
+class AuditFilterForm(BootstrapMixin, forms.Form):
+    actor = forms.ModelChoiceField(
+        label=_("Who"), queryset=User.objects.order_by("username"), required=False
+    )
+    action = forms.ChoiceField(
+        label=_("Action"), required=False, choices=[("", _("Any")), *AuditAction.choices]
+    )
+    object_type = forms.CharField(
+        label=_("Object type"),
+        required=False,
+        max_length=50,
+        widget=forms.TextInput(attrs={"list": "audit-object-types"}),
+    )
+    object_id = forms.CharField(label=_("Object id"), required=False, max_length=64)
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    request_id = forms.CharField(label=_("Request id"), required=False, max_length=64)
+
+    object_types = OBJECT_TYPES
+
+    def filters(self) -> dict[str, Any]:
+        """The valid filters; an invalid one is ignored (and shown as an error)."""
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})  # an unbound form has none
+        data = {k: v for k, v in cleaned.items() if k not in self.errors}
+        result: dict[str, Any] = {}
+        for name in ("actor", "action", "object_type", "object_id", "request_id"):
+            value = data.get(name)
+            if isinstance(value, str):
+                value = value.strip()
+            if value:
+                result[name] = value
+        if data.get("date_from"):
+            result["date_from"] = data["date_from"]
+        if data.get("date_to"):
+            result["date_to"] = data["date_to"]
+        return result

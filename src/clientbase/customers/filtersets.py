@@ -1,0 +1,95 @@
+"""The customer list's search and filters as a form, shared by the UI, the API and exports.
+
+A plain Django form rather than django-filter: the predicates must stay index-friendly (see
+selectors.customer_list), so the form only parses and validates, and the selector builds SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from clientbase.accounts.models import User
+from clientbase.core.forms import BootstrapMixin
+from clientbase.customers.choices import CustomerKind, CustomerStatus
+from clientbase.customers.models import Tag
+from clientbase.customers.selectors import DEFAULT_SORT, NO_MANAGER, CustomerListParams
+
+MONTHS = [
+    (1, _("January")),
+    (2, _("February")),
+    (3, _("March")),
+    (4, _("April")),
+    (5, _("May")),
+    (6, _("June")),
+    (7, _("July")),
+    (8, _("August")),
+    (9, _("September")),
+    (10, _("October")),
+    (11, _("November")),
+    (12, _("December")),
+]
+SORT_CHOICES = [("name", _("Name")), ("newest", _("Newest first")), ("oldest", _("Oldest first"))]
+
+
+def _with_any(choices: Any) -> list[tuple[Any, Any]]:
+    return [("", _("Any")), *choices]
+
+
+class CustomerFilterSet(BootstrapMixin, forms.Form):
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": _("Name, phone in any format, e-mail or INN"),
+                "autocomplete": "off",
+            }
+        ),
+    )
+    tag = forms.TypedChoiceField(label=_("Tag"), required=False, coerce=int, empty_value=None)
+    city = forms.CharField(label=_("City"), required=False, max_length=100)
+    kind = forms.ChoiceField(
+        label=_("Kind"), required=False, choices=_with_any(CustomerKind.choices)
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=_with_any(CustomerStatus.choices)
+    )
+    manager = forms.ChoiceField(label=_("Manager"), required=False)
+    birth_month = forms.TypedChoiceField(
+        label=_("Birthday month"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=_with_any(MONTHS),
+    )
+    sort = forms.ChoiceField(label=_("Sort"), required=False, choices=SORT_CHOICES)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # Tags and staff are small tables; listing them costs one query each.
+        self.fields["tag"].choices = _with_any(Tag.objects.values_list("id", "name"))
+        managers = [
+            (str(u.pk), str(u)) for u in User.objects.filter(is_active=True).order_by("username")
+        ]
+        self.fields["manager"].choices = _with_any([(NO_MANAGER, _("— no manager —")), *managers])
+
+    def params(self) -> CustomerListParams:
+        """The valid part of the input; an invalid filter is dropped rather than failing."""
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})  # an unbound form has none
+        data = {k: v for k, v in cleaned.items() if k not in self.errors}
+        return CustomerListParams(
+            q=data.get("q") or "",
+            tag=data.get("tag"),
+            city=(data.get("city") or "").strip(),
+            kind=data.get("kind") or "",
+            status=data.get("status") or "",
+            manager=data.get("manager") or "",
+            birth_month=data.get("birth_month"),
+            sort=data.get("sort") or DEFAULT_SORT,
+        )

@@ -1,0 +1,175 @@
+"""Reads of the customers app: the list with search and filters, the card with its sections."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from clientbase.core.pagination import Page, keyset_page
+from clientbase.customers.models import (
+    Customer,
+    CustomerEmail,
+    CustomerPhone,
+    CustomFieldDefinition,
+    Tag,
+    TimelineEvent,
+)
+from clientbase.customers.normalize import search_key, try_normalize_email, try_normalize_phone
+
+# Every sort is a column plus the id, both covered by an index (see Customer.Meta.indexes),
+# so a page is an index range scan whatever the size of the base.
+SORTS: dict[str, tuple[str, str]] = {
+    "name": ("search_name", "id"),
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+}
+DEFAULT_SORT = "name"
+PAGE_SIZE = 50
+NO_MANAGER = "none"
+
+_PHONE_LIKE = re.compile(r"^[\d\s()+\-.]+$")
+# Beyond the last character of any name: `search_name < prefix + _TOP` closes the prefix range.
+_TOP = "\uffff"
+
+
+class QueryKind:
+    PHONE = "phone"
+    EMAIL = "email"
+    EMAIL_PREFIX = "email_prefix"
+    NAME = "name"
+
+
+# Query kinds whose text is personal contact data: never copied into the audit log.
+CONTACT_KINDS = frozenset({QueryKind.PHONE, QueryKind.EMAIL, QueryKind.EMAIL_PREFIX})
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    kind: str
+    value: str  # normalised: E.164 phone, lower-case e-mail, or a search_key name prefix
+    inn: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerListParams:
+    q: str = ""
+    tag: int | None = None
+    city: str = ""
+    kind: str = ""
+    status: str = ""
+    manager: str = ""  # a user id, NO_MANAGER, or "" for any
+    birth_month: int | None = None
+    sort: str = DEFAULT_SORT
+
+    def filters(self) -> dict[str, Any]:
+        """The non-empty filters, without the query text: safe to log or audit."""
+        names = ("tag", "city", "kind", "status", "manager", "birth_month")
+        return {n: getattr(self, n) for n in names if getattr(self, n) not in (None, "")}
+
+
+def interpret_query(text: str) -> SearchQuery | None:
+    """What the user typed: a phone in any format, an e-mail (or its start), or a name."""
+    text = text.strip()
+    if not text:
+        return None
+    if "@" in text:
+        email = try_normalize_email(text)
+        if email:
+            return SearchQuery(QueryKind.EMAIL, email)
+        return SearchQuery(QueryKind.EMAIL_PREFIX, text.lower())
+    if _PHONE_LIKE.match(text) and any(c.isdigit() for c in text):
+        # Ten or twelve bare digits may as well be a company's INN: match both.
+        inn = text if text.isdigit() and len(text) in (10, 12) else ""
+        return SearchQuery(QueryKind.PHONE, try_normalize_phone(text) or "", inn=inn)
+    return SearchQuery(QueryKind.NAME, search_key(text))
+
+
+def _search_predicate(query: SearchQuery) -> Q | None:
+    """An index-friendly predicate for the query, or None when nothing can match."""
+    if query.kind == QueryKind.EMAIL:
+        ids = CustomerEmail.objects.filter(address=query.value).values("customer_id")
+        return Q(pk__in=ids)
+    if query.kind == QueryKind.EMAIL_PREFIX:
+        # A range, not LIKE: SQLite's LIKE is case-insensitive and cannot use the index.
+        ids = CustomerEmail.objects.filter(
+            address__gte=query.value, address__lt=query.value + _TOP
+        ).values("customer_id")
+        return Q(pk__in=ids)
+    if query.kind == QueryKind.PHONE:
+        predicate = Q()
+        if query.value:
+            ids = CustomerPhone.objects.filter(number=query.value).values("customer_id")
+            predicate |= Q(pk__in=ids)
+        if query.inn:
+            predicate |= Q(inn=query.inn)
+        return predicate or None
+    if not query.value:
+        return None
+    return Q(search_name__gte=query.value, search_name__lt=query.value + _TOP)
+
+
+def customer_list(params: CustomerListParams) -> QuerySet[Customer]:
+    """Customers matching the search and filters, unordered (the pager orders them)."""
+    queryset = Customer.objects.select_related("manager")
+    query = interpret_query(params.q)
+    if query is not None:
+        predicate = _search_predicate(query)
+        if predicate is None:
+            return queryset.none()
+        queryset = queryset.filter(predicate)
+    if params.tag:
+        queryset = queryset.filter(tags__id=params.tag)
+    if params.city:
+        queryset = queryset.filter(city=params.city)
+    if params.kind:
+        queryset = queryset.filter(kind=params.kind)
+    if params.status:
+        queryset = queryset.filter(status=params.status)
+    if params.manager == NO_MANAGER:
+        queryset = queryset.filter(manager__isnull=True)
+    elif params.manager:
+        queryset = queryset.filter(manager_id=int(params.manager))
+    if params.birth_month:
+        queryset = queryset.filter(birth_month=params.birth_month)
+    return queryset
+
+
+def customer_page(
+    params: CustomerListParams, *, after: str = "", before: str = "", size: int = PAGE_SIZE
+) -> Page[Customer]:
+    """One page of the list with the tags of its rows (one query for the whole page)."""
+    order = SORTS.get(params.sort, SORTS[DEFAULT_SORT])
+    queryset = customer_list(params).prefetch_related("tags")
+    return keyset_page(queryset, order=order, size=size, after=after, before=before)
+
+
+def tags_with_counts() -> QuerySet[Tag]:
+    return Tag.objects.annotate(customer_count=Count("customers")).order_by("name")
+
+
+def customer_card(customer_id: int) -> Customer:
+    """The customer with every section of the card loaded in a fixed number of queries."""
+    return (
+        Customer.objects.select_related("manager", "created_by")
+        .prefetch_related("phones", "emails", "addresses", "consents", "tags")
+        .get(pk=customer_id)
+    )
+
+
+def customer_timeline(customer: Customer, limit: int = 50) -> list[TimelineEvent]:
+    return list(TimelineEvent.objects.filter(customer=customer).select_related("actor")[:limit])
+
+
+def customer_orders(customer: Customer, limit: int = 20) -> list[Any]:
+    from clientbase.orders.models import Order
+
+    return list(Order.objects.filter(customer=customer).order_by("-placed_at", "-id")[:limit])
+
+
+def custom_field_values(customer: Customer) -> list[tuple[CustomFieldDefinition, Any]]:
+    """(definition, value) for every defined field the customer has a value for."""
+    values = customer.custom_fields or {}
+    return [(d, values[d.key]) for d in CustomFieldDefinition.objects.all() if d.key in values]
