@@ -85,10 +85,11 @@ def staff_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     before = _staff_snapshot(instance) if instance else {}
     form = StaffUserForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
+        # Compare with `before`: is_valid() has already copied the posted role onto instance.
         if (
             instance is not None
             and instance.pk == request.user.pk
-            and (not form.cleaned_data["is_active"] or form.cleaned_data["role"] != instance.role)
+            and (not form.cleaned_data["is_active"] or form.cleaned_data["role"] != before["role"])
         ):
             form.add_error(None, _("You cannot change your own role or deactivate yourself."))
         else:
