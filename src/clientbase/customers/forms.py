@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.forms import formset_factory
+from django.forms import BaseFormSet, formset_factory
 from django.forms.models import fields_for_model, model_to_dict
 from django.utils.translation import gettext_lazy as _
 
@@ -149,9 +149,21 @@ class AddressForm(BootstrapMixin, forms.Form):
         return data
 
 
-PhoneFormSet = formset_factory(PhoneForm, extra=1, can_delete=True, max_num=20)
-EmailFormSet = formset_factory(EmailForm, extra=1, can_delete=True, max_num=20)
-AddressFormSet = formset_factory(AddressForm, extra=1, can_delete=True, max_num=20)
+class StyledFormSet(BaseFormSet):
+    def add_fields(self, form: Any, index: int | None) -> None:
+        super().add_fields(form, index)
+        form.style_fields()  # the DELETE box is added after the form styled its fields
+
+
+PhoneFormSet = formset_factory(
+    PhoneForm, formset=StyledFormSet, extra=1, can_delete=True, max_num=20
+)
+EmailFormSet = formset_factory(
+    EmailForm, formset=StyledFormSet, extra=1, can_delete=True, max_num=20
+)
+AddressFormSet = formset_factory(
+    AddressForm, formset=StyledFormSet, extra=1, can_delete=True, max_num=20
+)
 
 
 class ConsentForm(BootstrapMixin, forms.Form):
