@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from clientbase.accounts.choices import Role
@@ -53,3 +55,20 @@ def client_for() -> Callable[[User], Client]:
 @pytest.fixture
 def make_customer(db: Any) -> Callable[..., Any]:
     return factories.make_customer
+
+
+@pytest.fixture
+def audit_purged_after(transactional_db):
+    """Empties the append-only audit table before the transactional test's flush.
+
+    SQLite's flush is a DELETE, which the append-only trigger refuses; PostgreSQL's flush is
+    a TRUNCATE, which row triggers do not see. The trigger is lifted only for this cleanup.
+    """
+    yield
+    if connection.vendor != "sqlite":
+        return
+    append_only = importlib.import_module("clientbase.core.migrations.0002_audit_append_only")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER core_auditevent_no_delete")
+        cursor.execute("DELETE FROM core_auditevent")
+        cursor.execute(append_only.SQLITE_UP[1])

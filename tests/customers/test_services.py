@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import threading
 
@@ -743,6 +742,33 @@ def test_bulk_tag_and_untag(manager_user, operator_user):
     assert customers[0].timeline.filter(kind=TimelineKind.UNTAGGED).count() == 1
 
 
+def test_bulk_tag_touches_only_customers_whose_tags_change(manager_user, operator_user):
+    tagged = factories.make_customer(actor=manager_user, tags=["VIP", "Опт"])
+    plain = factories.make_customer(actor=manager_user, tags=["Опт"])
+    before = counts()
+
+    changed = customers_bulk_tag(
+        actor=operator_user, customer_ids=[tagged.pk, plain.pk], tag_names=["VIP"]
+    )
+
+    assert changed == 1
+    assert Customer.objects.get(pk=tagged.pk).version == 1
+    assert Customer.objects.get(pk=plain.pk).version == 2
+    assert audit_rows(tagged.pk, AuditAction.UPDATE) == []
+    [event] = audit_rows(plain.pk, AuditAction.UPDATE)
+    assert event.changes == {"tags": [["Опт"], ["VIP", "Опт"]]}
+    assert counts()["audit"] == before["audit"] + 1
+    assert counts()["timeline"] == before["timeline"] + 1
+
+    assert (
+        customers_bulk_tag(
+            actor=operator_user, customer_ids=[plain.pk], tag_names=["Скидки"], remove=True
+        )
+        == 0
+    )
+    assert Customer.objects.get(pk=plain.pk).version == 2
+
+
 def test_bulk_tag_ignores_unknown_ids_and_empty_names(manager_user):
     customer = factories.make_customer(actor=manager_user)
     before = counts()
@@ -944,23 +970,6 @@ def test_custom_field_change_is_audited(manager_user, custom_fields):
 
 
 # ---------------------------------------------------------------- concurrency
-
-
-@pytest.fixture
-def audit_purged_after(transactional_db):
-    """Empties the append-only audit table before the transactional test's flush.
-
-    SQLite's flush is a DELETE, which the append-only trigger refuses; PostgreSQL's flush is
-    a TRUNCATE, which row triggers do not see. The trigger is lifted only for this cleanup.
-    """
-    yield
-    if connection.vendor != "sqlite":
-        return
-    append_only = importlib.import_module("clientbase.core.migrations.0002_audit_append_only")
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER core_auditevent_no_delete")
-        cursor.execute("DELETE FROM core_auditevent")
-        cursor.execute(append_only.SQLITE_UP[1])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -86,6 +86,35 @@ def record(
         request_id=ctx.request_id if ctx else "",
         ip=ctx.ip if ctx else None,
     )
+
+
+def record_many(
+    *,
+    action: str,
+    actor: Any,
+    objects: Iterable[models.Model],
+    changes: Callable[[Any], Mapping[str, Any]],
+    extra: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> int:
+    """One audit row per object in a single bulk insert, for bulk actions."""
+    ctx = context.current()
+    rows = [
+        AuditEvent(
+            action=action,
+            actor_id=getattr(actor, "pk", None),
+            actor_name=getattr(actor, "username", ""),
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            object_repr=str(obj)[:200],
+            changes=_jsonable(dict(changes(obj))),
+            extra=_jsonable(dict(extra(obj))) if extra else {},
+            request_id=ctx.request_id if ctx else "",
+            ip=ctx.ip if ctx else None,
+        )
+        for obj in objects
+    ]
+    AuditEvent.objects.bulk_create(rows, batch_size=500)
+    return len(rows)
 
 
 def record_access(

@@ -659,51 +659,59 @@ def customer_delete(*, actor: Any, customer_id: int, expected_version: int | Non
         customer.delete()
 
 
-def _bulk_audit(
-    actor: Any, customers: Sequence[Customer], changes: Mapping[str, list[Any]], action: str
-) -> None:
-    for customer in customers:
-        audit.record(
-            action=AuditAction.UPDATE,
-            actor=actor,
-            obj=customer,
-            changes=changes,
-            extra={"bulk": action, "version": customer.version},
-        )
-
-
 def customers_bulk_tag(
     *, actor: Any, customer_ids: Sequence[int], tag_names: Sequence[str], remove: bool = False
 ) -> int:
-    """Add (or remove) tags on many customers in a few set-based statements."""
+    """Add (or remove) tags on many customers in a few set-based statements.
+
+    Only customers whose tags really change get a new version, a timeline row and an audit
+    row with their tag list before and after. Returns how many changed.
+    """
     tags = _tags_by_name(tag_names)
     if not tags or not customer_ids:
         return 0
     through = Customer.tags.through
+    names = {t.name for t in tags}
     with transaction.atomic():
         ids = list(Customer.objects.filter(pk__in=customer_ids).values_list("pk", flat=True))
+        before: dict[int, set[str]] = {cid: set() for cid in ids}
+        for cid, name in through.objects.filter(customer_id__in=ids).values_list(
+            "customer_id", "tag__name"
+        ):
+            before[cid].add(name)
         if remove:
-            through.objects.filter(customer_id__in=ids, tag__in=tags).delete()
+            after = {cid: held - names for cid, held in before.items()}
+        else:
+            after = {cid: held | names for cid, held in before.items()}
+        changed = [cid for cid in ids if after[cid] != before[cid]]
+        if not changed:
+            return 0
+        if remove:
+            through.objects.filter(customer_id__in=changed, tag__in=tags).delete()
         else:
             through.objects.bulk_create(
-                [through(customer_id=cid, tag_id=t.pk) for cid in ids for t in tags],
+                [through(customer_id=cid, tag_id=t.pk) for cid in changed for t in tags],
                 ignore_conflicts=True,
             )
-        Customer.objects.filter(pk__in=ids).update(
+        Customer.objects.filter(pk__in=changed).update(
             version=F("version") + 1, updated_at=timezone.now()
         )
         kind = TimelineKind.UNTAGGED if remove else TimelineKind.TAGGED
-        names = [t.name for t in tags]
+        sorted_names = sorted(names)
         TimelineEvent.objects.bulk_create(
             [
-                TimelineEvent(customer_id=cid, kind=kind, actor=actor, data={"tags": names})
-                for cid in ids
+                TimelineEvent(customer_id=cid, kind=kind, actor=actor, data={"tags": sorted_names})
+                for cid in changed
             ]
         )
-        customers = list(Customer.objects.filter(pk__in=ids))
-        change = [[], names] if not remove else [names, []]
-        _bulk_audit(actor, customers, {"tags": change}, "untag" if remove else "tag")
-    return len(ids)
+        audit.record_many(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            objects=Customer.objects.filter(pk__in=changed),
+            changes=lambda c: {"tags": [sorted(before[c.pk]), sorted(after[c.pk])]},
+            extra=lambda c: {"bulk": "untag" if remove else "tag", "version": c.version},
+        )
+    return len(changed)
 
 
 def customers_bulk_assign_manager(
@@ -728,14 +736,13 @@ def customers_bulk_assign_manager(
                 for c in changed
             ]
         )
-        for c in changed:
-            audit.record(
-                action=AuditAction.UPDATE,
-                actor=actor,
-                obj=c,
-                changes={"manager": [c.manager_id, manager_id]},
-                extra={"bulk": "assign_manager", "version": c.version + 1},
-            )
+        audit.record_many(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            objects=changed,
+            changes=lambda c: {"manager": [c.manager_id, manager_id]},
+            extra=lambda c: {"bulk": "assign_manager", "version": c.version + 1},
+        )
     return len(changed)
 
 
