@@ -238,7 +238,16 @@ def _validate_card(customer: Customer) -> None:
         except ValidationError as exc:
             errors.setdefault(name, []).append(exc)
 
-    if customer.birthday and customer.birthday > timezone.localdate():
+    if customer.external_id == "":
+        customer.external_id = None
+    # Field-level checks first: they also turn text from APIs and files ("1990-05-01") into
+    # the field's type, which the rules across fields below rely on.
+    try:
+        customer.clean_fields(exclude=["tags", "manager", "created_by"])
+    except ValidationError as exc:
+        for name, field_errors in exc.error_dict.items():
+            errors.setdefault(name, []).extend(field_errors)
+    if isinstance(customer.birthday, dt.date) and customer.birthday > timezone.localdate():
         errors.setdefault("birthday", []).append(
             ValidationError(_("Birthday cannot be in the future."), code="birthday_future")
         )
@@ -278,11 +287,9 @@ def _validate_card(customer: Customer) -> None:
         errors.setdefault("document_type", []).append(
             ValidationError(_("Choose the type of the document."), code="required")
         )
-    if customer.external_id == "":
-        customer.external_id = None
     if errors:
         raise ValidationError(errors)
-    customer.full_clean(exclude=["tags", "manager", "created_by"], validate_unique=False)
+    customer.clean()
 
 
 def customer_derive(customer: Customer) -> None:

@@ -1,0 +1,112 @@
+"""End to end in a real Chromium: log in, create a customer, find them by a differently typed
+phone, edit them and see the change in the audit log."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clientbase.accounts.choices import Role
+from clientbase.customers.models import Customer
+from tests import factories
+
+CHROMIUM = Path(os.environ.get("CLIENTBASE_CHROMIUM", "/usr/bin/chromium"))
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not shutil.which("chromium"),
+        reason=f"needs Chromium at {CHROMIUM} (Debian package 'chromium')",
+    ),
+]
+
+# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+# ordinary synchronous code, so Django's async guard does not apply to them.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def page(live_server, audit_purged_after) -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        context = browser.new_context(locale="ru-RU")
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def test_create_find_by_other_phone_format_edit_and_audit(page, live_server):
+    factories.make_user(role=Role.MANAGER, username="anna.manager")
+    base = live_server.url
+
+    page.goto(f"{base}/customers/")
+    assert "/accounts/login/" in page.url
+    page.fill("input[name=username]", "anna.manager")
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("form:has(input[name=password]) button[type=submit]")
+    page.wait_for_url(re.compile(r".*/customers/$"))
+
+    page.goto(f"{base}/customers/new/")
+    page.fill("input[name=last_name]", "Смирнова")
+    page.fill("input[name=first_name]", "Анна")
+    page.fill("input[name='phones-0-number']", "+7 916 555 12 34")
+    page.fill("input[name='emails-0-address']", " Anna.Smirnova@Example.RU ")
+    page.click("form:has(input[name=last_name]) button[type=submit]")
+    page.wait_for_url(re.compile(r".*/customers/\d+/$"))
+    customer = Customer.objects.get(last_name="Смирнова")
+    assert customer.primary_phone == "+79165551234"
+    assert customer.primary_email == "anna.smirnova@example.ru"
+    assert "Смирнова Анна" in page.inner_text("h1")
+
+    # Found by the same number typed the Russian national way.
+    page.goto(f"{base}/customers/")
+    page.fill("input[name=q]", "8 (916) 555-12-34")
+    page.press("input[name=q]", "Enter")
+    link = page.locator(f"a[href='/customers/{customer.pk}/']").first
+    link.wait_for()
+    assert page.locator("tbody tr").count() == 1
+    link.click()
+    page.wait_for_url(re.compile(rf".*/customers/{customer.pk}/$"))
+
+    page.click(f"a[href='/customers/{customer.pk}/edit/']")
+    page.fill("input[name=first_name]", "Мария")
+    page.click("form:has(input[name=last_name]) button[type=submit]")
+    page.wait_for_url(re.compile(rf".*/customers/{customer.pk}/$"))
+    assert "Смирнова Мария" in page.inner_text("h1")
+    customer.refresh_from_db()
+    assert (customer.first_name, customer.version) == ("Мария", 2)
+
+    # An admin opens the audit log for this customer and sees the change, before and after.
+    page.context.clear_cookies()
+    factories.make_user(role=Role.ADMIN, username="owner")
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", "owner")
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("form:has(input[name=password]) button[type=submit]")
+    page.wait_for_url(re.compile(r".*/customers/$"))
+    page.goto(f"{base}/audit/?object_type=customers.customer&object_id={customer.pk}")
+    table = page.inner_text("main")
+    assert "anna.manager" in table
+    assert "Анна" in table
+    assert "Мария" in table
