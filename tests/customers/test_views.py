@@ -658,3 +658,16 @@ def test_custom_field_definitions_admin_only(client_for, admin_user, manager_use
         "Размер одежды",
         ["S", "M"],
     )
+
+
+@pytest.mark.parametrize("threshold", [0, 1000])
+def test_tag_filter_same_rows_for_common_and_rare_tags(
+    client_for, operator_user, monkeypatch, threshold
+):
+    # Both query shapes (EXISTS for common tags, IN for rare ones) must return the same page.
+    monkeypatch.setattr(selectors, "TAG_COMMON_THRESHOLD", threshold)
+    tagged = [factories.make_customer(last_name=f"Тегов{i}", tags=["t"]) for i in range(3)]
+    factories.make_customer(last_name="Безтегов")
+    tag = Tag.objects.get(name="t")
+    response = client_for(operator_user).get("/customers/", {"tag": tag.pk, "sort": "newest"})
+    assert [c.pk for c in response.context["page"].rows] == [c.pk for c in reversed(tagged)]
