@@ -257,8 +257,8 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 data=card.to_input(),
             )
         except ConflictError as exc:
+            # The alert on the page explains the conflict; no field is at fault.
             conflict = exc.details or []
-            card.main.add_error(None, exc.message)
             current = services.customer_snapshot(selectors.customer_card(customer.pk))
             changed = sorted({f for change in conflict for f in change.get("changes", {})})
             current_values = [
