@@ -1,5 +1,12 @@
 # The two commands: `make run` and `make test`. Everything else is a helper for them.
-PYTHON ?= python3
+#
+# Only Python 3.11+ is needed beforehand: the first call creates .venv and installs the
+# project into it; later calls reuse it until pyproject.toml changes.
+
+# The first interpreter on PATH that is Python 3.11 or newer (override: make PYTHON=...).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	2>/dev/null && echo $$p && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -7,7 +14,16 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint format migrations-check venv clean bench
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ ! -x $(BIN)/python ]; then \
+		if [ -z "$(PYTHON)" ]; then \
+			echo "clientbase needs Python 3.11 or newer (python3.11, python3.12 ...) on PATH." >&2; \
+			exit 1; \
+		fi; \
+		echo "Creating $(VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv $(VENV) || { \
+			echo "Could not create $(VENV). On Debian/Ubuntu: apt-get install python3-venv" >&2; \
+			rm -rf $(VENV); exit 1; }; \
+	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
@@ -28,8 +44,10 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# Without DATABASE_URL: the check compares models with migration files, no server needed.
 migrations-check: $(STAMP)
-	CLIENTBASE_DATA_DIR=$$(mktemp -d) $(BIN)/clientbase makemigrations --check --dry-run
+	env -u DATABASE_URL CLIENTBASE_DATA_DIR=$$(mktemp -d) \
+		$(BIN)/clientbase makemigrations --check --dry-run
 
 test: lint migrations-check
 	CLIENTBASE_TESTING=1 CLIENTBASE_DATA_DIR=var/test $(BIN)/pytest $(PYTEST_ARGS)

@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, Generic, TypeVar
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections, models, transaction
+from django.db import connection, connections, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -56,7 +56,7 @@ from clientbase.orders.models import Order, OrderItem, OrderStatusChange
 T = TypeVar("T")
 M = TypeVar("M", bound=models.Model)
 
-DEFAULT_BATCH = 5000
+DEFAULT_BATCH = 20000
 # Statement size on PostgreSQL; SQLite splits by its own variable limit anyway.
 INSERT_BATCH = 1000
 # Prime, so coprime with the number space (codes x 10**7): index -> phone is a bijection and
@@ -840,6 +840,7 @@ class Command(BaseCommand):
         )
         staff = ensure_staff()
         tags = ensure_tags()
+        self._tune_sqlite_for_bulk_load()
         self.stdout.write(
             _("Loading demo data (seed %(seed)d): %(customers)d customers, %(orders)d orders…")
             % {"seed": seed, "customers": customers_n, "orders": orders_n}
@@ -853,8 +854,7 @@ class Command(BaseCommand):
             part = generator.customers(size, tags=tags, manager=staff["manager"], pool=pool)
             _add(total, part)
             done += size
-            if customers_n >= 50000:
-                self._progress(_("customers"), done, customers_n, started)
+            self._progress(_("customers"), done, size, customers_n, started)
         seconds = time.monotonic() - started
         if customers_n:
             self.stdout.write(
@@ -886,8 +886,7 @@ class Command(BaseCommand):
                 size = min(batch, orders_n - done)
                 _add(total, generator.orders(size, pool=pool, staff=staff))
                 done += size
-                if orders_n >= 50000:
-                    self._progress(_("orders"), done, orders_n, started)
+                self._progress(_("orders"), done, size, orders_n, started)
             seconds = time.monotonic() - started
             self.stdout.write(
                 _(
@@ -902,6 +901,9 @@ class Command(BaseCommand):
                     "history": total.history,
                 }
             )
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.stdout.write(
             self.style.SUCCESS(
                 _(
@@ -912,7 +914,23 @@ class Command(BaseCommand):
             )
         )
 
-    def _progress(self, what: str, done: int, total: int, started: float) -> None:
+    def _tune_sqlite_for_bulk_load(self) -> None:
+        """A large page cache and rarer checkpoints, for this connection only.
+
+        Random keys (names, phones, e-mails) land on a different index page per row once the
+        tables outgrow the default cache; with 64 MB and a checkpoint every 4 MB of WAL the
+        load slowed to half its speed by 500k customers.
+        """
+        if connection.vendor != "sqlite":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size=-262144")
+            cursor.execute("PRAGMA wal_autocheckpoint=20000")
+
+    def _progress(self, what: str, done: int, size: int, total: int, started: float) -> None:
+        """A line at every tenth of a large load, so a long run shows it is alive."""
+        if total < 50000 or done * 10 // total == (done - size) * 10 // total:
+            return
         elapsed = time.monotonic() - started
         self.stdout.write(
             f"  {what}: {done:,}/{total:,}, {done / max(elapsed, 1e-9):,.0f}/s", ending="\n"
