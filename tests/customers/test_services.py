@@ -803,7 +803,7 @@ def test_bulk_assign_manager(manager_user, make_user):
     assert counts()["timeline"] == before["timeline"] + 2
     for pk in ids[1:]:
         [event] = audit_rows(pk, AuditAction.UPDATE)
-        assert event.changes == {"manager": [None, other_manager.pk]}
+        assert event.changes == {"manager": [None, "manager2"]}
         assert event.extra == {"bulk": "assign_manager", "version": 2}
         assert list(
             TimelineEvent.objects.filter(customer_id=pk, kind=TimelineKind.MANAGER).values_list(
@@ -813,6 +813,8 @@ def test_bulk_assign_manager(manager_user, make_user):
 
     assert customers_bulk_assign_manager(actor=manager_user, customer_ids=ids, manager_id=None) == 3
     assert set(Customer.objects.filter(pk__in=ids).values_list("manager_id", flat=True)) == {None}
+    unassigned = AuditEvent.objects.filter(object_id=str(ids[0]), extra__bulk="assign_manager")
+    assert unassigned.order_by("-id").first().changes == {"manager": ["manager2", None]}
 
 
 # ---------------------------------------------------------------- delete

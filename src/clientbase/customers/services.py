@@ -310,7 +310,9 @@ def customer_derive(customer: Customer) -> None:
 def customer_snapshot(customer: Customer) -> dict[str, Any]:
     """The card as plain data: scalar fields and related rows, for before/after diffs."""
     data: dict[str, Any] = {name: getattr(customer, name) for name in EDITABLE_FIELDS}
-    data["manager"] = customer.manager_id
+    # The manager's user name, not the id: the audit log and conflict messages are read by
+    # people.
+    data["manager"] = _usernames([customer.manager_id]).get(customer.manager_id)
     data["status"] = customer.status
     data["stoplist_reason"] = customer.stoplist_reason
     data["stoplist_comment"] = customer.stoplist_comment
@@ -328,6 +330,15 @@ def customer_snapshot(customer: Customer) -> dict[str, Any]:
         data["tags"] = sorted(t.name for t in customer.tags.all())
         data["consents"] = {c.channel: c.state for c in customer.consents.all()}
     return data
+
+
+def _usernames(user_ids: Iterable[int | None]) -> dict[int | None, str]:
+    from clientbase.accounts.models import User
+
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    return dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
 
 
 def _changes_since(customer_id: int, version: int) -> list[dict[str, Any]]:
@@ -729,6 +740,7 @@ def customers_bulk_assign_manager(
         changed = [c for c in customers if c.manager_id != manager_id]
         if not changed:
             return 0
+        names = _usernames([manager_id, *(c.manager_id for c in changed)])
         Customer.objects.filter(pk__in=[c.pk for c in changed]).update(
             manager_id=manager_id, version=F("version") + 1, updated_at=timezone.now()
         )
@@ -747,7 +759,7 @@ def customers_bulk_assign_manager(
             action=AuditAction.UPDATE,
             actor=actor,
             objects=changed,
-            changes=lambda c: {"manager": [c.manager_id, manager_id]},
+            changes=lambda c: {"manager": [names.get(c.manager_id), names.get(manager_id)]},
             extra=lambda c: {"bulk": "assign_manager", "version": c.version + 1},
         )
     return len(changed)
