@@ -1,0 +1,70 @@
+"""The documentation says what the code does: permission matrix, environment variables, README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from clientbase.accounts.choices import Role
+from clientbase.accounts.permissions import ROLE_PERMISSIONS, Perm
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _matrix_rows(text: str) -> dict[str, list[str]]:
+    section = text.split("## Matrix", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {
+        line.split("`")[1]: [cell.strip() for cell in line.strip("|").split("|")[1:]]
+        for line in rows
+    }
+
+
+def test_permissions_doc_matches_the_matrix_in_code() -> None:
+    text = (ROOT / "docs/permissions.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| Permission |"))
+
+    assert [c.strip() for c in header.strip("|").split("|")[1:]] == [
+        str(role.label) for role in Role
+    ]
+    expected = {
+        perm.value: ["✓" if perm in ROLE_PERMISSIONS[role] else "—" for role in Role]
+        for perm in Perm
+    }
+    assert _matrix_rows(text) == expected
+
+
+def test_permissions_doc_explains_every_permission() -> None:
+    text = (ROOT / "docs/permissions.md").read_text()
+    explained = text.split("## What each permission allows", 1)[1]
+
+    for perm in Perm:
+        assert f"| `{perm.value}` |" in explained, perm
+
+
+def test_deployment_doc_lists_every_environment_variable_of_settings() -> None:
+    source = (ROOT / "src/clientbase/settings.py").read_text()
+    names = set(re.findall(r'(?:environ\.get|_env_bool)\(\s*"([A-Z_]+)"', source))
+    names |= set(re.findall(r'_persistent_secret\(\s*"[a-z_]+",\s*"([A-Z_]+)"', source))
+    doc = (ROOT / "docs/deployment.md").read_text()
+
+    assert {"DATABASE_URL", "SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL"} <= names
+    missing = sorted(name for name in names if f"`{name}`" not in doc)
+    assert missing == []
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    first_block = lines[lines.index("```sh") + 1 : lines.index("```")]
+
+    assert first_block == ["make run", "make test"]
+
+
+def test_every_adr_has_a_status_and_a_decision() -> None:
+    adrs = sorted((ROOT / "docs/adr").glob("[0-9][0-9][0-9][0-9]-*.md"))
+
+    assert [p.name[:4] for p in adrs] == [f"{n:04d}" for n in range(1, len(adrs) + 1)]
+    for adr in adrs:
+        text = adr.read_text()
+        assert "Status:" in text, adr.name
+        assert "## Decision" in text, adr.name
