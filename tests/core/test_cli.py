@@ -283,6 +283,8 @@ def _serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Its own process group, like a terminal's foreground job: Ctrl+C can be imitated.
+        start_new_session=True,
     )
     return process, port
 
@@ -318,13 +320,34 @@ def test_serve_answers_healthz_and_stops_both_on_sigterm(tmp_path: Path) -> None
         os.kill(worker, 0)
 
 
+def test_ctrl_c_stops_server_and_worker_without_false_alarm(tmp_path: Path) -> None:
+    process, port = _serve(tmp_path)
+    try:
+        worker = _worker_pid(process)
+        _wait_for_health(port, process)
+
+        # A terminal sends SIGINT to every process of the foreground job.
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=45)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "Stopped." in stdout
+    assert "unexpectedly" not in stderr
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)
+
+
 def test_serve_says_when_the_worker_dies(tmp_path: Path) -> None:
     process, port = _serve(tmp_path)
     try:
         worker = _worker_pid(process)
         _wait_for_health(port, process)
         os.kill(worker, signal.SIGKILL)
-        time.sleep(1.5)
+        # serve gives a dying worker 2 s to be part of a shutdown before it reports it.
+        time.sleep(3)
         # The web app keeps serving.
         _wait_for_health(port, process, seconds=5)
         process.send_signal(signal.SIGINT)

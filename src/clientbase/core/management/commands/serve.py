@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 # Seconds the worker gets to finish its current task after we ask it to stop.
 WORKER_STOP_SECONDS = 30
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Command(BaseCommand):
@@ -63,30 +64,37 @@ class Command(BaseCommand):
             **proxy,
         )
         stopping = threading.Event()
-        worker = None if options["no_worker"] else self._start_worker(stopping)
 
-        def on_term(signum: int, frame: FrameType | None) -> None:
-            # waitress stops its loop on KeyboardInterrupt; SIGTERM should mean the same.
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            # waitress stops its loop on KeyboardInterrupt; SIGTERM and a closed terminal
+            # (SIGHUP) mean the same. Installed for SIGINT too: a shell starting us in the
+            # background would otherwise leave Ctrl+C ignored.
+            stopping.set()
             raise KeyboardInterrupt
 
-        previous_term = signal.signal(signal.SIGTERM, on_term)
-        host = options["host"]
-        shown_host = f"[{host}]" if ":" in host else host
-        self.stdout.write(
-            self.style.SUCCESS(
-                _("clientbase is serving at http://%(host)s:%(port)s/ — press Ctrl+C to stop.")
-                % {"host": shown_host, "port": options["port"]}
-            )
-        )
-        if worker is None:
-            self.stdout.write(_("Background worker not started (--no-worker)."))
+        # Handlers first, worker second: a signal in between must still stop the worker.
+        previous = {sig: signal.signal(sig, on_stop) for sig in STOP_SIGNALS}
+        worker: subprocess.Popen[bytes] | None = None
         try:
+            if options["no_worker"]:
+                self.stdout.write(_("Background worker not started (--no-worker)."))
+            else:
+                worker = self._start_worker(stopping)
+            host = options["host"]
+            shown_host = f"[{host}]" if ":" in host else host
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("clientbase is serving at http://%(host)s:%(port)s/ — press Ctrl+C to stop.")
+                    % {"host": shown_host, "port": options["port"]}
+                )
+            )
             server.run()
         except KeyboardInterrupt:
             pass
         finally:
             stopping.set()
-            signal.signal(signal.SIGTERM, previous_term)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             server.close()
             if worker is not None:
                 self._stop_worker(worker)
@@ -99,7 +107,9 @@ class Command(BaseCommand):
 
         def watch() -> None:
             code = worker.wait()
-            if not stopping.is_set():
+            # Ctrl+C reaches the worker (same process group) as early as us: give our own
+            # handler a moment before calling its exit unexpected.
+            if not stopping.wait(timeout=2):
                 self.stderr.write(
                     _(
                         "The background worker stopped unexpectedly (exit code %(code)s). The web "
