@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class CustomerKind(models.TextChoices):
@@ -79,9 +80,9 @@ class TimelineKind(models.TextChoices):
     EDITED = "edited", _("Edited")
     TAGGED = "tagged", _("Tag added")
     UNTAGGED = "untagged", _("Tag removed")
-    STOPLISTED = "stoplisted", _("Put on the stop-list")
+    STOPLISTED = "stoplisted", pgettext_lazy("timeline event", "Put on the stop-list")
     UNSTOPLISTED = "unstoplisted", _("Removed from the stop-list")
-    ARCHIVED = "archived", _("Archived")
+    ARCHIVED = "archived", pgettext_lazy("timeline event", "Archived")
     RESTORED = "restored", _("Restored from archive")
     MANAGER = "manager", _("Manager assigned")
     CONSENT = "consent", _("Consent changed")

@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clientbase.accounts.models import User
 from clientbase.core.forms import BootstrapMixin
@@ -31,7 +32,11 @@ MONTHS = [
     (11, _("November")),
     (12, _("December")),
 ]
-SORT_CHOICES = [("name", _("Name")), ("newest", _("Newest first")), ("oldest", _("Oldest first"))]
+SORT_CHOICES = [
+    ("name", pgettext_lazy("sort order", "Name")),
+    ("newest", _("Newest first")),
+    ("oldest", _("Oldest first")),
+]
 
 
 def _with_any(choices: Any) -> list[tuple[Any, Any]]:

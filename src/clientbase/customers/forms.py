@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, formset_factory
 from django.forms.models import fields_for_model, model_to_dict
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clientbase.accounts.models import User
 from clientbase.core.forms import BootstrapMixin
@@ -456,7 +457,7 @@ class ServiceErrorsMixin:
 
 
 class TagForm(ServiceErrorsMixin, BootstrapMixin, forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=60)
+    name = forms.CharField(label=pgettext_lazy("tag", "Name"), max_length=60)
     color = forms.ChoiceField(
         label=_("Colour"),
         choices=[
