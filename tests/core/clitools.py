@@ -25,6 +25,8 @@ _CLIENTBASE_VARS = (
     "ALLOWED_HOSTS",
     "REDIS_URL",
     "BACKUP_DIR",
+    # Set by the browser tests (Playwright in the same process); check --deploy rejects it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from clientbase.core.backup import (
     BackupError,
@@ -21,6 +23,13 @@ from clientbase.core.backup import (
 )
 from clientbase.customers.models import Customer
 from tests.core.clitools import child_env, run_cli
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English; the suite's default language is Russian."""
+    with translation.override("en"):
+        yield
 
 
 def _needs(vendor: str) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count, Sum
+from django.utils import translation
 
 from clientbase.accounts.choices import Role
 from clientbase.accounts.models import User
@@ -37,6 +39,14 @@ from clientbase.customers.normalize import (
 )
 from clientbase.orders.models import Order, OrderItem, OrderStatusChange
 from tests.core.clitools import child_env, clean_env, free_port, run_cli
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English; the suite's default language is Russian."""
+    with translation.override("en"):
+        yield
+
 
 # ---------------------------------------------------------------- createadmin
 
@@ -254,7 +264,8 @@ def test_demo_runs_from_the_command_line() -> None:
     result = run_cli("demo", "--customers", "30", "--orders", "40", "--seed", "5", env=child_env())
 
     assert result.returncode == 0, result.stderr
-    assert re.search(r"Customers: 30 in [\d.]+ s \([\d,]+ customers/s\)", result.stdout)
+    rate = r"Customers: 30 in [\d.]+ s \([\d,]+ customers/s, [\d,]+ rows/s\)"
+    assert re.search(rate, result.stdout)
     assert Customer.objects.count() == 30
     assert Order.objects.count() == 40
 

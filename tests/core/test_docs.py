@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+from django.utils import translation
 
 from clientbase.accounts.choices import Role
 from clientbase.accounts.permissions import ROLE_PERMISSIONS, Perm
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """The documents are in English; the suite's default language is Russian."""
+    with translation.override("en"):
+        yield
 
 
 def _matrix_rows(text: str) -> dict[str, list[str]]:
