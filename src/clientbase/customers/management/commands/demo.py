@@ -58,6 +58,8 @@ T = TypeVar("T")
 M = TypeVar("M", bound=models.Model)
 
 DEFAULT_BATCH = 20000
+# From this many customers into an empty table, list indexes are built after the load.
+DEFER_INDEXES_FROM = 100_000
 # Statement size on PostgreSQL; SQLite splits by its own variable limit anyway.
 INSERT_BATCH = 1000
 # Prime, so coprime with the number space (codes x 10**7): index -> phone is a bijection and
@@ -771,6 +773,39 @@ class DemoGenerator:
 
 
 @contextmanager
+def deferred_indexes(model: type[models.Model], *, enabled: bool) -> Iterator[None]:
+    """Build the model's list indexes once after a large load, not row by row during it.
+
+    Seven composite indexes on Customer cost about a fifth of a 1M-row load when kept up to
+    date per row; built afterwards from sorted data they take seconds. A load killed without
+    a chance to clean up leaves them missing: restore_indexes() at the next start adds them.
+    """
+    if not enabled:
+        yield
+        return
+    with connection.schema_editor() as editor:
+        for index in model._meta.indexes:
+            editor.remove_index(model, index)
+    try:
+        yield
+    finally:
+        restore_indexes(model)
+
+
+def restore_indexes(model: type[models.Model]) -> None:
+    """Add any of the model's Meta indexes that are missing from the database."""
+    if connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        existing = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    missing = [index for index in model._meta.indexes if index.name not in existing]
+    if missing:
+        with connection.schema_editor() as editor:
+            for index in missing:
+                editor.add_index(model, index)
+
+
+@contextmanager
 def sqlite_bulk_load() -> Iterator[None]:
     """A large page cache and rarer checkpoints on this connection while the load runs.
 
@@ -880,6 +915,7 @@ class Command(BaseCommand):
             first_index=Customer.objects.count(),
             first_order=100001 + Order.objects.count(),
         )
+        restore_indexes(Customer)
         staff = ensure_staff()
         tags = ensure_tags()
         with sqlite_bulk_load():
@@ -912,12 +948,19 @@ class Command(BaseCommand):
         total = Counts()
         started = time.monotonic()
         done = 0
-        while done < customers_n:
-            size = min(batch, customers_n - done)
-            part = generator.customers(size, tags=tags, manager=staff["manager"], pool=pool)
-            _add(total, part)
-            done += size
-            self._progress(_("customers"), done, size, customers_n, started)
+        defer = (
+            customers_n >= DEFER_INDEXES_FROM
+            and not connection.in_atomic_block
+            and not Customer.objects.exists()
+        )
+        with deferred_indexes(Customer, enabled=defer):
+            while done < customers_n:
+                size = min(batch, customers_n - done)
+                part = generator.customers(size, tags=tags, manager=staff["manager"], pool=pool)
+                _add(total, part)
+                done += size
+                self._progress(_("customers"), done, size, customers_n, started)
+        # Includes building the deferred indexes: the figure is what a user waits.
         seconds = time.monotonic() - started
         if customers_n:
             self.stdout.write(
