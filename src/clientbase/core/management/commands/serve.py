@@ -23,7 +23,6 @@ class Command(BaseCommand):
         "Serve the web UI and API with waitress and run the background worker (Huey) beside "
         "it. Ctrl+C or SIGTERM stops both."
     )
-    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help=_("address to listen on"))

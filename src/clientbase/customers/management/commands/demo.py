@@ -141,7 +141,7 @@ class FastRows(Generic[M]):
         # Names come from the model's meta data, values go through placeholders.
         self.sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
             quote(model._meta.db_table),
-            ", ".join(quote(f.column) for f in fields),
+            ", ".join(quote(str(f.column)) for f in fields),
             ", ".join(["%s"] * len(fields)),
         )
 
@@ -205,7 +205,7 @@ class FastRows(Generic[M]):
             quote = self.connection.ops.quote_name
             cursor.execute(
                 f"SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "  # noqa: S608
-                f"COALESCE((SELECT MAX({quote(self.pk.column)}) FROM {quote(table)}), 0))",
+                f"COALESCE((SELECT MAX({quote(str(self.pk.column))}) FROM {quote(table)}), 0))",
                 [table],
             )
             start = int(cursor.fetchone()[0]) + 1
@@ -725,7 +725,7 @@ class DemoGenerator:
         else:
             fate = "cancel" if roll < 0.08 else "return" if roll < 0.14 else ""
         cancel_at = rng.randint(1, len(chain) - 2)
-        history = [(OrderStatus.NEW, placed)]
+        history: list[tuple[str, dt.datetime]] = [(OrderStatus.NEW, placed)]
         at = placed
         for position, status in enumerate(chain[1:], start=1):
             low, high = STEP_HOURS[status]
@@ -753,7 +753,8 @@ class DemoGenerator:
     ) -> Counts:
         with transaction.atomic():
             order_ids = self.order_rows.insert_values(orders)
-            items, history = [], []
+            items: list[dict[str, Any]] = []
+            history: list[dict[str, Any]] = []
             for order_id, order_items, order_history in zip(
                 order_ids, items_per_order, history_per_order, strict=True
             ):
