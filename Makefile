@@ -39,6 +39,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	env -u DATABASE_URL CLIENTBASE_DATA_DIR=$$(mktemp -d) $(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench

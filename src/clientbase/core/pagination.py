@@ -39,8 +39,12 @@ def _decode(cursor: str, model: type[models.Model], names: Sequence[str]) -> lis
         return None
     if not isinstance(values, list) or len(values) != len(names):
         return None
+    fields = [model._meta.get_field(n) for n in names]
     try:
-        return [model._meta.get_field(n).to_python(v) for n, v in zip(names, values, strict=True)]
+        return [
+            f.to_python(v)  # type: ignore[union-attr]  # sort columns are concrete fields
+            for f, v in zip(fields, values, strict=True)
+        ]
     except (ValidationError, TypeError):
         return None
 

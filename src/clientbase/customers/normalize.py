@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from email_validator import EmailNotValidError, validate_email
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 _PHONE_JUNK = re.compile(r"[^\d+]")
 _MAX_PHONE_INPUT = 40
@@ -92,7 +96,7 @@ def try_normalize_email(raw: str) -> str | None:
     return _email_normal(str(raw))
 
 
-def _digits(value: str, lengths: tuple[int, ...], message: str, code: str) -> str:
+def _digits(value: str, lengths: tuple[int, ...], message: StrOrPromise, code: str) -> str:
     value = value.strip()
     # isascii(): str.isdigit() also accepts "²" and full-width digits, which int() refuses
     # or which would be stored as non-ASCII requisites.

@@ -90,19 +90,18 @@ def interpret_query(text: str) -> SearchQuery | None:
 def _search_predicate(query: SearchQuery) -> Q | None:
     """An index-friendly predicate for the query, or None when nothing can match."""
     if query.kind == QueryKind.EMAIL:
-        ids = CustomerEmail.objects.filter(address=query.value).values("customer_id")
-        return Q(pk__in=ids)
+        return Q(pk__in=CustomerEmail.objects.filter(address=query.value).values("customer_id"))
     if query.kind == QueryKind.EMAIL_PREFIX:
         # A range, not LIKE: SQLite's LIKE is case-insensitive and cannot use the index.
-        ids = CustomerEmail.objects.filter(
+        emails = CustomerEmail.objects.filter(
             address__gte=query.value, address__lt=query.value + _TOP
-        ).values("customer_id")
-        return Q(pk__in=ids)
+        )
+        return Q(pk__in=emails.values("customer_id"))
     if query.kind == QueryKind.PHONE:
         predicate = Q()
         if query.value:
-            ids = CustomerPhone.objects.filter(number=query.value).values("customer_id")
-            predicate |= Q(pk__in=ids)
+            phones = CustomerPhone.objects.filter(number=query.value)
+            predicate |= Q(pk__in=phones.values("customer_id"))
         if query.inn:
             predicate |= Q(inn=query.inn)
         return predicate or None
