@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from clientbase.accounts.choices import Role
 from clientbase.customers.models import Customer
@@ -54,6 +55,9 @@ def page(live_server, audit_purged_after) -> Iterator[object]:
         finally:
             context.close()
             browser.close()
+            # ORM calls made while Playwright's loop runs get their own connection (Django
+            # keys connections by async context); close it so the test database can be dropped.
+            connections.close_all()
 
 
 def test_create_find_by_other_phone_format_edit_and_audit(page, live_server):
