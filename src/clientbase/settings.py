@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "bootstrap",
     "huey.contrib.djhuey",
+    "rest_framework",
+    "drf_spectacular",
     "clientbase.core",
     "clientbase.accounts",
     "clientbase.customers",
@@ -211,6 +213,9 @@ if EMAIL_URL:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
+# Outgoing webhooks (core.webhooks): a delivery is given up after this many failed attempts.
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
+
 # Background work: Huey with SQLite storage by default, Redis when REDIS_URL is set.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -227,6 +232,49 @@ else:
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": TESTING,
     }
+
+# Shared cache (API rate limits, throttling): Redis when scaled out, else a database table, so
+# every app process sees the same counters.
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "clientbase_cache",
+        }
+    }
+
+# Orders
+ORDER_CURRENCY = os.environ.get("ORDER_CURRENCY", "RUB").upper()
+# After this many refused cash-on-delivery parcels a customer is proposed for the stop-list.
+STOPLIST_PROPOSE_AFTER_REFUSALS = int(os.environ.get("STOPLIST_PROPOSE_AFTER_REFUSALS", "2"))
+
+# REST API: machines authenticate with API tokens whose scopes decide what they may do.
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "clientbase.accounts.api.authentication.TokenAuthentication"
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["clientbase.accounts.api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["clientbase.accounts.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": API_RATE_LIMIT},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "clientbase.core.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "clientbase API",
+    "DESCRIPTION": "Customers, orders and caller lookup for the shop's website and partners.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

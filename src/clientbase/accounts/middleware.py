@@ -11,7 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from clientbase.accounts.permissions import LOGIN, PUBLIC, declared_permission, user_has
+from clientbase.accounts.permissions import API, LOGIN, PUBLIC, declared_permission, user_has
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ class PermissionRequiredMiddleware:
             # Deny by default: a view that forgot to declare is closed, not open.
             logger.error("view %s declares no permission", getattr(view_func, "__name__", "?"))
             raise PermissionDenied
-        if required == PUBLIC:
+        if required in (PUBLIC, API):
+            # API views authenticate tokens and check scopes themselves (DRF permission class).
             return None
         user = request.user
         if not user.is_authenticated or not user.is_active:

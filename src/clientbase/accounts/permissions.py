@@ -57,6 +57,24 @@ def user_has(user: Any, perm: Perm | str) -> bool:
 # Every view declares what it needs; the middleware refuses views that declare nothing.
 PUBLIC = "public"  # anyone, logged in or not
 LOGIN = "login"  # any active staff user
+API = "api"  # REST API: a token's scopes decide, checked by accounts.api.permissions.HasScope
+
+
+class Scope(StrEnum):
+    """What an API token may do; ALL grants everything."""
+
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_WRITE = "customers:write"
+    CUSTOMERS_LOOKUP = "customers:lookup"
+    ORDERS_READ = "orders:read"
+    ORDERS_WRITE = "orders:write"
+    EXPORT = "export"
+    ALL = "all"
+
+
+def scopes_allow(granted: list[str] | tuple[str, ...], needed: Scope | str) -> bool:
+    return Scope.ALL in granted or str(needed) in granted
+
 
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 

@@ -98,3 +98,53 @@ class OrderStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} {self.at:%Y-%m-%d}"
+
+
+class CustomerStats(models.Model):
+    """Purchase statistics of one customer, kept in step with the orders in the same transaction."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="stats"
+    )
+    first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True, db_index=True)
+    orders_count = models.PositiveIntegerField(_("orders"), default=0)
+    delivered_count = models.PositiveIntegerField(_("delivered orders"), default=0)
+    revenue = models.DecimalField(_("revenue"), **MONEY)
+    average_order_value = models.DecimalField(_("average order value"), **MONEY)
+    refused_cod_count = models.PositiveIntegerField(
+        _("refused cash-on-delivery parcels"), default=0
+    )
+    last_refused_at = models.DateTimeField(_("last refusal"), null=True, blank=True)
+    stoplist_proposed_at = models.DateTimeField(
+        _("proposed for the stop-list"), null=True, blank=True
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer statistics")
+        verbose_name_plural = _("customer statistics")
+        indexes = [models.Index(fields=["-revenue"], name="stats_revenue_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.orders_count}"
+
+
+class ManagerCapacity(models.Model):
+    """Whether a manager takes new orders automatically, and how many open ones at most."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="order_capacity",
+    )
+    accepts_orders = models.BooleanField(_("takes new orders"), default=True)
+    capacity = models.PositiveIntegerField(_("open orders at most"), default=50)
+
+    class Meta:
+        verbose_name = _("manager capacity")
+        verbose_name_plural = _("manager capacities")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.capacity}"
