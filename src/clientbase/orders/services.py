@@ -1,0 +1,497 @@
+"""Writes of the orders app: upsert an order, change its status, keep customer stats exact,
+spread new orders among managers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, F, Max, Min, Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clientbase.accounts.choices import Role
+from clientbase.accounts.models import User
+from clientbase.core import audit, webhooks
+from clientbase.core.choices import AuditAction
+from clientbase.core.errors import DomainError
+from clientbase.customers.choices import CustomerStatus, SourceChannel, StopListReason, TimelineKind
+from clientbase.customers.models import Customer, CustomerEmail, CustomerPhone, TimelineEvent
+from clientbase.customers.normalize import try_normalize_email, try_normalize_phone
+from clientbase.customers.services import (
+    CustomerInput,
+    EmailInput,
+    PhoneInput,
+    customer_create,
+)
+from clientbase.orders.choices import OPEN_STATUSES, OrderSource, OrderStatus, PaymentMethod
+from clientbase.orders.models import (
+    CustomerStats,
+    Order,
+    OrderItem,
+    OrderStatusChange,
+)
+
+DEFAULT_CAPACITY = 50
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    name: str
+    sku: str = ""
+    category: str = ""
+    quantity: Decimal = Decimal("1")
+    price: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    """How an order names its customer; the first that matches wins, else one is created."""
+
+    external_id: str = ""
+    email: str = ""
+    phone: str = ""
+    last_name: str = ""
+    first_name: str = ""
+    middle_name: str = ""
+
+
+@dataclass
+class OrderInput:
+    external_id: str
+    source: str = OrderSource.WEBSITE
+    placed_at: dt.datetime | None = None
+    status: str = OrderStatus.NEW
+    currency: str = ""
+    subtotal: Decimal | None = None
+    discount: Decimal = ZERO
+    delivery_cost: Decimal = ZERO
+    total: Decimal | None = None
+    payment_method: str = PaymentMethod.CARD
+    delivery_method: str = ""
+    address: str = ""
+    promised_delivery: dt.date | None = None
+    coupon: str = ""
+    manager_id: int | None = None
+    items: Sequence[ItemInput] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- customers of orders
+
+
+def customer_find(ref: CustomerRef) -> Customer | None:
+    """The customer an order names: by external id, else e-mail, else phone."""
+    if ref.external_id:
+        found = Customer.objects.filter(external_id=ref.external_id).first()
+        if found:
+            return found
+    email = try_normalize_email(ref.email) if ref.email else None
+    if email:
+        row = CustomerEmail.objects.filter(address=email).order_by("customer_id").first()
+        if row:
+            return row.customer
+    phone = try_normalize_phone(ref.phone) if ref.phone else None
+    if phone:
+        row = CustomerPhone.objects.filter(number=phone).order_by("customer_id").first()
+        if row:
+            return row.customer
+    return None
+
+
+def customer_resolve(
+    *, actor: Any, ref: CustomerRef, source: str = SourceChannel.WEBSITE
+) -> Customer:
+    """Find the order's customer or create one from what the order says about them."""
+    found = customer_find(ref)
+    if found is not None:
+        return found
+    if not (ref.external_id or ref.email or ref.phone):
+        raise ValidationError({"customer": _("Name the customer: external id, e-mail or phone.")})
+    fields: dict[str, Any] = {
+        "last_name": ref.last_name,
+        "first_name": ref.first_name or (_("Customer") if not ref.last_name else ""),
+        "middle_name": ref.middle_name,
+        "source": source,
+    }
+    if ref.external_id:
+        fields["external_id"] = ref.external_id
+    return customer_create(
+        actor=actor,
+        data=CustomerInput(
+            fields=fields,
+            phones=[PhoneInput(ref.phone)] if ref.phone else [],
+            emails=[EmailInput(ref.email)] if ref.email else [],
+        ),
+        # The shop already knows this is a new buyer; contacts shared with another card
+        # (a family phone) must not stop the order.
+        confirm_duplicate=True,
+    )
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def customer_stats_refresh(customer_id: int) -> CustomerStats:
+    """Recompute one customer's statistics from their orders (two indexed aggregates).
+
+    Called inside the transaction that changed the orders, after the customer row is locked,
+    so concurrent pushes for the same customer are serialised and the numbers never drift.
+    """
+    delivered = Q(status=OrderStatus.DELIVERED)
+    refused_cod = Q(status=OrderStatus.REFUSED, payment_method=PaymentMethod.COD)
+    totals = Order.objects.filter(customer_id=customer_id).aggregate(
+        first=Min("placed_at"),
+        last=Max("placed_at"),
+        count=Count("id"),
+        delivered=Count("id", filter=delivered),
+        revenue=Coalesce(Sum("total", filter=delivered), Value(ZERO)),
+        refused=Count("id", filter=refused_cod),
+    )
+    last_refused = OrderStatusChange.objects.filter(
+        order__customer_id=customer_id,
+        status=OrderStatus.REFUSED,
+        order__payment_method=PaymentMethod.COD,
+        order__status=OrderStatus.REFUSED,
+    ).aggregate(at=Max("at"))["at"]
+    revenue = Decimal(totals["revenue"]).quantize(CENT)
+    average = (revenue / totals["delivered"]).quantize(CENT) if totals["delivered"] else ZERO
+    stats, _created = CustomerStats.objects.update_or_create(
+        customer_id=customer_id,
+        defaults={
+            "first_order_at": totals["first"],
+            "last_order_at": totals["last"],
+            "orders_count": totals["count"],
+            "delivered_count": totals["delivered"],
+            "revenue": revenue,
+            "average_order_value": average,
+            "refused_cod_count": totals["refused"],
+            "last_refused_at": last_refused,
+        },
+    )
+    return stats
+
+
+def _propose_stoplist(customer: Customer, stats: CustomerStats, actor: Any) -> None:
+    """After N refused cash-on-delivery parcels, propose the customer for the stop-list once."""
+    limit = settings.STOPLIST_PROPOSE_AFTER_REFUSALS
+    if (
+        limit > 0
+        and stats.refused_cod_count >= limit
+        and stats.stoplist_proposed_at is None
+        and customer.status != CustomerStatus.STOPLISTED
+    ):
+        stats.stoplist_proposed_at = timezone.now()
+        stats.save(update_fields=["stoplist_proposed_at"])
+        TimelineEvent.objects.create(
+            customer=customer,
+            kind=TimelineKind.NOTE,
+            actor=actor if getattr(actor, "pk", None) else None,
+            data={"stoplist_proposed": True, "refused_cod": stats.refused_cod_count},
+        )
+
+
+# ---------------------------------------------------------------- managers
+
+
+def manager_pick() -> User | None:
+    """The least loaded active manager who takes orders and is under their capacity."""
+    open_orders = Count("orders", filter=Q(orders__status__in=OPEN_STATUSES))
+    return (
+        User.objects.filter(is_active=True, role=Role.MANAGER)
+        .exclude(order_capacity__accepts_orders=False)
+        .annotate(
+            open_orders=open_orders,
+            capacity=Coalesce("order_capacity__capacity", Value(DEFAULT_CAPACITY)),
+        )
+        .filter(open_orders__lt=F("capacity"))
+        .order_by("open_orders", "id")
+        .first()
+    )
+
+
+def orders_reassign(*, actor: Any, order_ids: Sequence[int], manager_id: int | None) -> int:
+    if (
+        manager_id is not None
+        and not User.objects.filter(
+            pk=manager_id, is_active=True, role__in=[Role.MANAGER, Role.ADMIN]
+        ).exists()
+    ):
+        raise ValidationError({"manager": _("Choose an active manager.")})
+    with transaction.atomic():
+        orders = list(Order.objects.select_for_update().filter(pk__in=order_ids))
+        changed = [o for o in orders if o.manager_id != manager_id]
+        Order.objects.filter(pk__in=[o.pk for o in changed]).update(
+            manager_id=manager_id, updated_at=timezone.now()
+        )
+        audit.record_many(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            objects=changed,
+            changes=lambda o: {"manager": [o.manager_id, manager_id]},
+            extra=lambda o: {"bulk": "reassign"},
+        )
+    return len(changed)
+
+
+# ---------------------------------------------------------------- orders
+
+
+def _money(value: Any, name: str) -> Decimal:
+    try:
+        amount = Decimal(str(value)).quantize(CENT)
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationError({name: _("Enter an amount of money.")}) from exc
+    if amount < 0 or not amount.is_finite():
+        raise ValidationError({name: _("An amount cannot be negative.")})
+    return amount
+
+
+def _check_payment(customer: Customer, payment_method: str) -> None:
+    if (
+        payment_method == PaymentMethod.COD
+        and customer.status == CustomerStatus.STOPLISTED
+        and customer.stoplist_reason == StopListReason.REFUSED_COD
+    ):
+        raise DomainError(
+            _(
+                "This customer refused cash-on-delivery parcels and is on the stop-list: "
+                "ask for prepayment."
+            ),
+            code="cod_not_allowed",
+        )
+
+
+def _order_snapshot(order: Order) -> dict[str, Any]:
+    names = (
+        "status",
+        "total",
+        "subtotal",
+        "discount",
+        "delivery_cost",
+        "payment_method",
+        "delivery_method",
+        "address",
+        "promised_delivery",
+        "coupon",
+        "manager_id",
+        "customer_id",
+        "placed_at",
+    )
+    return {n: getattr(order, n) for n in names}
+
+
+def _status_change(order: Order, status: str, at: dt.datetime, actor: Any) -> None:
+    OrderStatusChange.objects.create(
+        order=order, status=status, at=at, actor=actor if getattr(actor, "pk", None) else None
+    )
+    if status == OrderStatus.DELIVERED and order.delivered_at is None:
+        order.delivered_at = at
+
+
+def order_upsert(
+    *,
+    actor: Any,
+    data: OrderInput,
+    customer: Customer | None = None,
+    customer_ref: CustomerRef | None = None,
+) -> tuple[Order, bool]:
+    """Create the order or update the one with the same source and external id.
+
+    Returns (order, created). Everything happens in one transaction: the customer (found or
+    created), the order with its items and status history, the customer's statistics, the
+    timeline, the audit row; webhooks go out after commit.
+    """
+    external_id = data.external_id.strip()
+    if not external_id:
+        raise ValidationError({"external_id": _("The order needs its number.")})
+    if data.status not in OrderStatus.values:
+        raise ValidationError({"status": _("Unknown order status.")})
+    if data.payment_method not in PaymentMethod.values:
+        raise ValidationError({"payment_method": _("Unknown payment method.")})
+    if data.source not in OrderSource.values:
+        raise ValidationError({"source": _("Unknown order source.")})
+    items = list(data.items) if data.items is not None else None
+    for i, item in enumerate(items or []):
+        if not item.name.strip():
+            raise ValidationError({"items": _("Item %(n)d needs a name.") % {"n": i + 1}})
+        _money(item.price, "items")
+        if Decimal(str(item.quantity)) <= 0:
+            raise ValidationError(
+                {"items": _("Item %(n)d: quantity must be positive.") % {"n": i + 1}}
+            )
+    discount = _money(data.discount, "discount")
+    delivery_cost = _money(data.delivery_cost, "delivery_cost")
+    subtotal: Decimal | None = None
+    if data.subtotal is not None:
+        subtotal = _money(data.subtotal, "subtotal")
+    elif items is not None:
+        subtotal = sum(
+            (Decimal(str(i.price)) * Decimal(str(i.quantity)) for i in items), ZERO
+        ).quantize(CENT)
+    now = timezone.now()
+
+    with transaction.atomic():
+        if customer is None:
+            if customer_ref is None:
+                raise ValidationError({"customer": _("Name the customer of the order.")})
+            customer = customer_resolve(actor=actor, ref=customer_ref)
+        # The customer row lock serialises every write that touches this customer's stats.
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        order = (
+            Order.objects.select_for_update()
+            .filter(source=data.source, external_id=external_id)
+            .first()
+        )
+        created = order is None
+        if created:
+            _check_payment(customer, data.payment_method)
+            order = Order(source=data.source, external_id=external_id)
+            before: dict[str, Any] = {}
+        else:
+            if order.payment_method != data.payment_method:
+                _check_payment(customer, data.payment_method)
+            before = _order_snapshot(order)
+        previous_customer_id = order.customer_id if not created else None
+        previous_status = order.status if not created else None
+        order.customer = customer
+        order.placed_at = data.placed_at or order.placed_at or now
+        order.status = data.status
+        order.currency = (data.currency or order.currency or settings.ORDER_CURRENCY).upper()[:3]
+        # Without items or a subtotal, an update keeps the subtotal the order already has.
+        if subtotal is not None or created:
+            order.subtotal = subtotal if subtotal is not None else ZERO
+        order.discount, order.delivery_cost = discount, delivery_cost
+        order.total = (
+            _money(data.total, "total")
+            if data.total is not None
+            else max(ZERO, order.subtotal - discount + delivery_cost)
+        )
+        order.payment_method = data.payment_method
+        order.delivery_method = data.delivery_method[:100]
+        order.address = data.address[:500]
+        order.promised_delivery = data.promised_delivery
+        order.coupon = data.coupon[:50]
+        if data.manager_id is not None:
+            order.manager_id = data.manager_id
+        elif created:
+            picked = manager_pick()
+            order.manager_id = picked.pk if picked else None
+        order.full_clean(exclude=["customer", "manager"], validate_unique=False)
+        order.save()
+        if items is not None:
+            OrderItem.objects.filter(order=order).delete()
+            OrderItem.objects.bulk_create(
+                [
+                    OrderItem(
+                        order=order,
+                        sku=i.sku[:100],
+                        name=i.name[:300],
+                        category=i.category[:200],
+                        quantity=Decimal(str(i.quantity)),
+                        price=_money(i.price, "items"),
+                    )
+                    for i in items
+                ]
+            )
+        if created or previous_status != order.status:
+            _status_change(order, order.status, now, actor)
+            if order.delivered_at and "delivered_at" not in before:
+                order.save(update_fields=["delivered_at"])
+        stats = customer_stats_refresh(customer.pk)
+        if previous_customer_id and previous_customer_id != customer.pk:
+            customer_stats_refresh(previous_customer_id)
+        _propose_stoplist(customer, stats, actor)
+        if created or previous_status != order.status:
+            TimelineEvent.objects.create(
+                customer=customer,
+                kind=TimelineKind.ORDER,
+                actor=actor if getattr(actor, "pk", None) else None,
+                data={
+                    "order": order.pk,
+                    "number": order.external_id,
+                    "status": order.status,
+                    "total": str(order.total),
+                },
+            )
+        after = _order_snapshot(order)
+        changes = audit.diff(before, after)
+        if changes:
+            audit.record(
+                action=AuditAction.CREATE if created else AuditAction.UPDATE,
+                actor=actor,
+                obj=order,
+                changes=changes,
+            )
+        if not created and previous_status != order.status:
+            _emit_status(order, previous_status)
+        elif created:
+            _emit_status(order, None)
+    return order, created
+
+
+def _emit_status(order: Order, previous: str | None) -> None:
+    webhooks.webhook_emit(
+        event=webhooks.ORDER_STATUS_CHANGED,
+        payload={
+            "order_id": order.pk,
+            "external_id": order.external_id,
+            "source": order.source,
+            "customer_id": order.customer_id,
+            "status": order.status,
+            "previous_status": previous,
+        },
+    )
+
+
+def order_status_set(
+    *, actor: Any, order_id: int, status: str, at: dt.datetime | None = None
+) -> Order:
+    """Move an order to a new status: history row, stats, timeline, audit, webhook."""
+    if status not in OrderStatus.values:
+        raise ValidationError({"status": _("Unknown order status.")})
+    at = at or timezone.now()
+    with transaction.atomic():
+        customer_id = (
+            Order.objects.filter(pk=order_id).values_list("customer_id", flat=True).first()
+        )
+        if customer_id is None:
+            raise DomainError(_("The order does not exist."), code="not_found")
+        customer = Customer.objects.select_for_update().get(pk=customer_id)
+        order = Order.objects.select_for_update().get(pk=order_id)
+        previous = order.status
+        if previous == status:
+            return order
+        order.status = status
+        _status_change(order, status, at, actor)
+        order.save(update_fields=["status", "delivered_at", "updated_at"])
+        stats = customer_stats_refresh(customer.pk)
+        _propose_stoplist(customer, stats, actor)
+        TimelineEvent.objects.create(
+            customer=customer,
+            kind=TimelineKind.ORDER,
+            actor=actor if getattr(actor, "pk", None) else None,
+            data={
+                "order": order.pk,
+                "number": order.external_id,
+                "status": status,
+                "from": previous,
+            },
+        )
+        audit.record(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            obj=order,
+            changes={"status": [previous, status]},
+        )
+        _emit_status(order, previous)
+    return order
