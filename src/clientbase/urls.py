@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("clientbase.accounts.urls")),
     path("customers/", include("clientbase.customers.urls")),
     path("audit/", include("clientbase.core.urls")),
+    path("settings/", include("clientbase.core.settings_urls")),
     path(
         "",
         requires(LOGIN)(RedirectView.as_view(pattern_name="customers:list", permanent=False)),

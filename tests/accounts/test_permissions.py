@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.urls.resolvers import RoutePattern
 
 from clientbase.accounts.choices import Role
-from clientbase.accounts.models import User
+from clientbase.accounts.models import ApiToken, User
 from clientbase.accounts.permissions import (
     LOGIN,
     PUBLIC,
@@ -27,8 +27,9 @@ from clientbase.accounts.permissions import (
     role_has,
     user_has,
 )
+from clientbase.accounts.services import apitoken_create
 from clientbase.core.choices import AuditAction
-from clientbase.core.models import AuditEvent
+from clientbase.core.models import AuditEvent, WebhookSubscription
 from clientbase.customers.choices import CustomFieldType
 from clientbase.customers.models import (
     Customer,
@@ -162,6 +163,8 @@ PK_OBJECT_BY_SEGMENT = {
     "tags": "tag",
     "fields": "custom_field",
     "staff": "user",
+    "webhooks": "webhook",
+    "api-tokens": "api_token",
 }
 # Other keyword arguments, by name. A new name must be added here, or the suite fails.
 KWARG_VALUES = {
@@ -249,6 +252,10 @@ def world(users_by_role):
             key="shoe_size", label="Размер", field_type=CustomFieldType.NUMBER
         ),
         "user": factories.make_user(role=Role.ANALYST, username="target"),
+        "webhook": WebhookSubscription.objects.create(
+            url="https://shop.example/hook", events=["customer.created"], secret="whsec_x"
+        ),
+        "api_token": apitoken_create(actor=admin, name="Shop", scopes=["orders:write"])[0],
     }
     clients = {}
     for role, user in users_by_role.items():
@@ -273,6 +280,8 @@ def database_state(world) -> dict:
             )
         ),
         "timeline": TimelineEvent.objects.count(),
+        "webhooks": list(WebhookSubscription.objects.values()),
+        "api_tokens": list(ApiToken.objects.values_list("pk", "name", "revoked_at")),
         "changes": AuditEvent.objects.exclude(
             action__in=[AuditAction.VIEW, AuditAction.SEARCH, AuditAction.EXPORT]
         ).count(),

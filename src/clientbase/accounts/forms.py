@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientbase.accounts import throttling
 from clientbase.accounts.models import User
+from clientbase.accounts.permissions import Scope
 from clientbase.core.middleware import client_ip
 
 
@@ -72,3 +73,16 @@ class StaffUserForm(forms.ModelForm):
         if commit:
             user.save()
         return user
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("Who uses the token, e.g. “Shop website”."),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"),
+        choices=[(scope.value, scope.value) for scope in Scope],
+        widget=forms.CheckboxSelectMultiple,
+    )

@@ -67,7 +67,7 @@ def apitoken_revoke(*, actor: Any, token_id: int) -> ApiToken:
                 action=AuditAction.UPDATE,
                 actor=actor,
                 obj=token,
-                changes={"revoked_at": [None, token.revoked_at]},
+                changes={"revoked_at": [None, token.revoked_at.isoformat()]},
             )
     return token
 

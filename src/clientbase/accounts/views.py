@@ -1,4 +1,4 @@
-"""Log-in, log-out, password change and staff management."""
+"""Log-in, log-out, password change, staff management and API tokens."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.core.exceptions import ValidationError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clientbase.accounts import throttling
-from clientbase.accounts.forms import StaffUserForm, ThrottledAuthenticationForm
-from clientbase.accounts.models import User
+from clientbase.accounts import services, throttling
+from clientbase.accounts.forms import ApiTokenForm, StaffUserForm, ThrottledAuthenticationForm
+from clientbase.accounts.models import ApiToken, User
 from clientbase.accounts.permissions import LOGIN, PUBLIC, Perm, requires
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
@@ -106,3 +108,41 @@ def staff_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             messages.success(request, _("Staff user saved."))
             return redirect("accounts:staff_list")
     return render(request, "accounts/staff_form.html", {"form": form, "object": instance})
+
+
+@requires(Perm.STAFF_MANAGE)
+@require_GET
+def apitoken_list(request: HttpRequest) -> HttpResponse:
+    tokens = ApiToken.objects.order_by("-created_at", "-id")
+    return render(request, "accounts/apitoken_list.html", {"tokens": tokens})
+
+
+@never_cache
+@requires(Perm.STAFF_MANAGE)
+@require_http_methods(["GET", "POST"])
+def apitoken_create(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, key = services.apitoken_create(
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            # No redirect after this POST on purpose: the clear key exists only in this
+            # response (never in the session or the database), and never_cache keeps it
+            # out of caches.
+            return render(request, "accounts/apitoken_created.html", {"token": token, "key": key})
+    return render(request, "accounts/apitoken_form.html", {"form": form})
+
+
+@requires(Perm.STAFF_MANAGE)
+@require_POST
+def apitoken_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=pk)
+    services.apitoken_revoke(actor=request.user, token_id=token.pk)
+    messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
+    return redirect("settings:apitoken_list")

@@ -1,4 +1,4 @@
-"""Forms of the core app: the audit log filter."""
+"""Forms of the core app: the audit log filter and webhook subscriptions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientbase.accounts.models import User
 from clientbase.core.choices import AuditAction
+from clientbase.core.webhooks import WEBHOOK_EVENTS
 
 OBJECT_TYPES = [
     ("customers.customer", _("Customer")),
@@ -97,3 +98,16 @@ class AuditFilterForm(BootstrapMixin, forms.Form):
         if data.get("date_to"):
             result["date_to"] = data["date_to"]
         return result
+
+
+class WebhookSubscriptionForm(BootstrapMixin, forms.Form):
+    url = forms.URLField(
+        label=_("URL"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=_("Where clientbase sends a signed POST for each event."),
+    )
+    events = forms.MultipleChoiceField(
+        label=_("Events"), choices=WEBHOOK_EVENTS, widget=forms.CheckboxSelectMultiple
+    )
+    is_active = forms.BooleanField(label=_("Active"), required=False)

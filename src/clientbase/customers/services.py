@@ -18,6 +18,12 @@ from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import ConflictError, DomainError, DuplicateWarning
 from clientbase.core.models import AuditEvent
+from clientbase.core.webhooks import (
+    CUSTOMER_CREATED,
+    CUSTOMER_STOPLISTED,
+    CUSTOMER_UPDATED,
+    webhook_emit,
+)
 from clientbase.customers.choices import (
     ConsentChannel,
     ConsentState,
@@ -526,7 +532,18 @@ def customer_create(
             changes=audit.diff({}, after, redact=REDACTED_FIELDS),
             extra={"version": customer.version},
         )
+        webhook_emit(event=CUSTOMER_CREATED, payload=_webhook_data(customer))
     return customer
+
+
+def _webhook_data(customer: Customer, **extra: Any) -> dict[str, Any]:
+    """Ids and the version only: receivers fetch the card through the API."""
+    return {
+        "customer_id": customer.pk,
+        "external_id": customer.external_id,
+        "version": customer.version,
+        **extra,
+    }
 
 
 def _locked(customer_id: int) -> Customer:
@@ -564,6 +581,8 @@ def _save_change(
     before: dict[str, Any],
     timeline_kind: str = TimelineKind.EDITED,
     timeline_data: Mapping[str, Any] | None = None,
+    webhook_event: str = CUSTOMER_UPDATED,
+    webhook_extra: Mapping[str, Any] | None = None,
 ) -> Customer:
     after = customer_snapshot(customer)
     changes = audit.diff(before, after, redact=REDACTED_FIELDS)
@@ -584,6 +603,8 @@ def _save_change(
         changes=changes,
         extra={"version": customer.version},
     )
+    extra = webhook_extra if webhook_extra is not None else {"fields": sorted(changes)}
+    webhook_emit(event=webhook_event, payload=_webhook_data(customer, **extra))
     return customer
 
 
@@ -626,6 +647,8 @@ def customer_stoplist_add(
             before=before,
             timeline_kind=TimelineKind.STOPLISTED,
             timeline_data={"reason": reason},
+            webhook_event=CUSTOMER_STOPLISTED,
+            webhook_extra={"reason": reason},
         )
 
 
