@@ -407,9 +407,11 @@ def order_upsert(
             _status_change(order, order.status, now, actor)
             if order.delivered_at and "delivered_at" not in before:
                 order.save(update_fields=["delivered_at"])
-        stats = customer_stats_refresh(customer.pk)
         if previous_customer_id and previous_customer_id != customer.pk:
+            # The order moved: the customer it left is locked too before its stats change.
+            Customer.objects.select_for_update().filter(pk=previous_customer_id).first()
             customer_stats_refresh(previous_customer_id)
+        stats = customer_stats_refresh(customer.pk)
         _propose_stoplist(customer, stats, actor)
         if created or previous_status != order.status:
             TimelineEvent.objects.create(
@@ -461,13 +463,17 @@ def order_status_set(
         raise ValidationError({"status": _("Unknown order status.")})
     at = at or timezone.now()
     with transaction.atomic():
-        customer_id = (
-            Order.objects.filter(pk=order_id).values_list("customer_id", flat=True).first()
-        )
-        if customer_id is None:
-            raise DomainError(_("The order does not exist."), code="not_found")
-        customer = Customer.objects.select_for_update().get(pk=customer_id)
-        order = Order.objects.select_for_update().get(pk=order_id)
+        while True:
+            customer_id = (
+                Order.objects.filter(pk=order_id).values_list("customer_id", flat=True).first()
+            )
+            if customer_id is None:
+                raise DomainError(_("The order does not exist."), code="not_found")
+            customer = Customer.objects.select_for_update().get(pk=customer_id)
+            order = Order.objects.select_for_update().get(pk=order_id)
+            # Moved to another customer between the read and the lock: lock that one instead.
+            if order.customer_id == customer_id:
+                break
         previous = order.status
         if previous == status:
             return order
