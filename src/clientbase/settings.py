@@ -274,6 +274,15 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name ("status" of customers and of orders) get clear names.
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerKindEnum": "clientbase.customers.choices.CustomerKind",
+        "CustomerStatusEnum": "clientbase.customers.choices.CustomerStatus",
+        "PhoneKindEnum": "clientbase.customers.choices.PhoneKind",
+        "SourceChannelEnum": "clientbase.customers.choices.SourceChannel",
+        "OrderStatusEnum": "clientbase.orders.choices.OrderStatus",
+        "OrderSourceEnum": "clientbase.orders.choices.OrderSource",
+    },
 }
 
 X_FRAME_OPTIONS = "DENY"

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("clientbase.accounts.urls")),
     path("customers/", include("clientbase.customers.urls")),
     path("audit/", include("clientbase.core.urls")),
+    path("api/v1/", include("clientbase.api_urls")),
     path("settings/", include("clientbase.core.settings_urls")),
     path(
         "",

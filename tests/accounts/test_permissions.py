@@ -19,6 +19,7 @@ from django.urls.resolvers import RoutePattern
 from clientbase.accounts.choices import Role
 from clientbase.accounts.models import ApiToken, User
 from clientbase.accounts.permissions import (
+    API,
     LOGIN,
     PUBLIC,
     ROLE_PERMISSIONS,
@@ -39,6 +40,7 @@ from clientbase.customers.models import (
     TimelineEvent,
 )
 from clientbase.customers.services import customer_snapshot
+from clientbase.orders.services import OrderInput, order_upsert
 from tests import factories
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,6 +167,7 @@ PK_OBJECT_BY_SEGMENT = {
     "staff": "user",
     "webhooks": "webhook",
     "api-tokens": "api_token",
+    "orders": "order",
 }
 # Other keyword arguments, by name. A new name must be added here, or the suite fails.
 KWARG_VALUES = {
@@ -213,7 +216,7 @@ def test_every_view_declares_a_permission():
 
 
 def test_every_declared_permission_is_known():
-    known = {PUBLIC, LOGIN, *Perm}
+    known = {PUBLIC, LOGIN, API, *Perm}
     unknown = {
         str(r): declared_permission(r.callback)
         for r in ROUTES
@@ -224,7 +227,7 @@ def test_every_declared_permission_is_known():
 
 def test_public_views_are_only_the_expected_ones():
     public = sorted(r.name for r in ROUTES if declared_permission(r.callback) == PUBLIC)
-    assert public == ["accounts:login", "accounts:logout", "healthz", "set_language"]
+    assert public == ["accounts:login", "accounts:logout", "api:schema", "healthz", "set_language"]
 
 
 def test_every_url_argument_can_be_filled():
@@ -256,6 +259,9 @@ def world(users_by_role):
             url="https://shop.example/hook", events=["customer.created"], secret="whsec_x"
         ),
         "api_token": apitoken_create(actor=admin, name="Shop", scopes=["orders:write"])[0],
+        "order": order_upsert(actor=admin, data=OrderInput(external_id="W-1"), customer=customer)[
+            0
+        ],
     }
     clients = {}
     for role, user in users_by_role.items():
@@ -332,6 +338,14 @@ def test_get_for_anonymous_and_every_role(route, world):
     url = concrete_path(route, world["objects"])
     problems: list[str] = []
     pending: list[str] = []
+    if required == API:
+        # API views read only tokens: without one, anonymous and staff sessions alike get 401.
+        for who, client in [("anonymous", Client()), *world["clients"].items()]:
+            status = client.get(url).status_code
+            if status != 401:
+                problems.append(f"{who} GET {url}: {status}, not 401 without a token")
+        assert not problems, "\n".join(problems)
+        return
 
     response = _get(Client(), url, pending, "anonymous")
     if response is not None:
@@ -374,6 +388,13 @@ def test_post_without_the_permission_is_refused_and_changes_nothing(route, world
     }
     data = {**HOSTILE_POST, **ids, "manager": world["users"][Role.MANAGER].pk}
     before = database_state(world)
+
+    if required == API:
+        for who, client in [("anonymous", Client()), *world["clients"].items()]:
+            response = client.post(url, data)
+            assert response.status_code == 401, f"{who} POST {url}: {response.status_code}"
+            assert database_state(world) == before, f"{who} POST {url} changed data"
+        return
 
     if required not in (PUBLIC, LOGIN):
         response = Client().post(url, data)

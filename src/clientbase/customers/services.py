@@ -906,3 +906,34 @@ def custom_field_save(
             changes=audit.diff(before, after),
         )
     return definition
+
+
+def customer_upsert(*, actor: Any, data: CustomerInput) -> tuple[Customer, bool]:
+    """Update the customer with the same external id, else e-mail, else phone; or create one.
+
+    Returns (customer, created). The update is applied to the current version: the caller
+    states what the customer is now, not a change to a version it has read.
+    """
+    from django.db import IntegrityError
+
+    from clientbase.orders.services import CustomerRef, customer_find
+
+    ref = CustomerRef(
+        external_id=str(data.fields.get("external_id") or ""),
+        email=next((e.address for e in data.emails or [] if e.address), ""),
+        phone=next((p.number for p in data.phones or [] if p.number), ""),
+    )
+    found = customer_find(ref)
+    if found is None:
+        try:
+            with transaction.atomic():
+                return customer_create(actor=actor, data=data, confirm_duplicate=True), True
+        except IntegrityError:
+            # A concurrent upsert created the same external id first: update that one.
+            found = customer_find(ref)
+            if found is None:
+                raise
+    updated = customer_update(
+        actor=actor, customer_id=found.pk, expected_version=found.version, data=data
+    )
+    return updated, False

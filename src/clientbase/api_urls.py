@@ -1,0 +1,38 @@
+"""The REST API, /api/v1/: customers, orders, caller lookup, and its OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import include, path
+from django.utils import translation
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from clientbase.accounts.permissions import PUBLIC
+from clientbase.core.api import schema  # noqa: F401  registers the token security scheme
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document, public: in English unless ?lang= asks for another language."""
+
+    required_permission = PUBLIC
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with translation.override(request.GET.get("lang") or "en"):
+            return self._get_schema_response(request)
+
+
+app_name = "api"
+urlpatterns = [
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("", include("clientbase.customers.api.urls")),
+    path("", include("clientbase.orders.api.urls")),
+]
