@@ -12,6 +12,7 @@ urlpatterns = [
     path("i18n/setlang/", requires(PUBLIC)(set_language), name="set_language"),
     path("accounts/", include("clientbase.accounts.urls")),
     path("customers/", include("clientbase.customers.urls")),
+    path("orders/", include("clientbase.orders.urls")),
     path("audit/", include("clientbase.core.urls")),
     path("api/v1/", include("clientbase.api_urls")),
     path("settings/", include("clientbase.core.settings_urls")),
@@ -21,3 +22,5 @@ urlpatterns = [
         name="home",
     ),
 ]
+
+handler404 = "clientbase.api_urls.not_found"

@@ -40,6 +40,7 @@ from clientbase.customers.models import (
     TimelineEvent,
 )
 from clientbase.customers.services import customer_snapshot
+from clientbase.orders.models import ManagerCapacity, Order
 from clientbase.orders.services import OrderInput, order_upsert
 from tests import factories
 
@@ -288,6 +289,8 @@ def database_state(world) -> dict:
         "timeline": TimelineEvent.objects.count(),
         "webhooks": list(WebhookSubscription.objects.values()),
         "api_tokens": list(ApiToken.objects.values_list("pk", "name", "revoked_at")),
+        "orders": list(Order.objects.values_list("pk", "status", "manager_id", "total")),
+        "capacities": list(ManagerCapacity.objects.values()),
         "changes": AuditEvent.objects.exclude(
             action__in=[AuditAction.VIEW, AuditAction.SEARCH, AuditAction.EXPORT]
         ).count(),
@@ -316,6 +319,8 @@ HOSTILE_POST = {
     "label": "Взлом",
     "field_type": "text",
     "confirm": "1",
+    "status": "cancelled",
+    "capacity": "0",
 }
 
 ALLOWED_STATUSES = {200, 204, 302, 405}

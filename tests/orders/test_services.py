@@ -97,6 +97,15 @@ def test_upsert_creates_then_updates_by_source_and_external_id():
     assert (order.total, order.status, order.placed_at) == (Decimal("700.00"), "paid", T0)
 
 
+def test_currency_is_configurable_and_kept_on_update(settings):
+    settings.ORDER_CURRENCY = "EUR"
+    customer = factories.make_customer()
+    assert push(customer).currency == "EUR"
+    settings.ORDER_CURRENCY = "USD"
+    assert push(customer).currency == "EUR"
+    assert push(customer, external_id="2", currency="kzt").currency == "KZT"
+
+
 def test_customer_found_by_external_id_email_or_phone_in_any_format():
     by_phone = factories.make_customer(phones=["+79161234567"])
     by_email = factories.make_customer(emails=["Olga@Example.com"])

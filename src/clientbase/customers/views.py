@@ -33,12 +33,14 @@ from clientbase.customers.forms import (
     BulkActionForm,
     CustomerCardForm,
     CustomFieldDefinitionForm,
+    PhoneFormSet,
     StopListForm,
     TagForm,
     TagNameForm,
     VersionForm,
 )
 from clientbase.customers.models import Customer, CustomFieldDefinition, Tag, TimelineEvent
+from clientbase.orders import selectors as order_selectors
 
 CUSTOMER_TYPE = Customer._meta.label_lower
 
@@ -161,7 +163,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     by_channel = {c.channel: c for c in customer.consents.all()}
     context.update(
         {
-            "orders": selectors.customer_orders(customer),
+            "orders": order_selectors.customer_purchase_history(customer),
+            "history_limit": order_selectors.HISTORY_LIMIT,
+            "stats": order_selectors.customer_stats(customer),
+            "preferences": order_selectors.customer_preferences(customer),
             "timeline": _timeline_rows(selectors.customer_timeline(customer)),
             "custom_values": selectors.custom_field_values(customer),
             "consents": [(label, by_channel.get(ch)) for ch, label in ConsentChannel.choices],
@@ -219,6 +224,10 @@ def _card_form_page(request: HttpRequest, card: CustomerCardForm, **extra: Any) 
 def customer_create(request: HttpRequest) -> HttpResponse:
     can_document = user_has(request.user, Perm.CUSTOMER_DOCUMENT)
     card = CustomerCardForm(request.POST or None, can_edit_document=can_document)
+    phone = request.GET.get("phone", "").strip()
+    if request.method == "GET" and phone:
+        # The caller page sends an unknown number here so the operator need not retype it.
+        card.phones = PhoneFormSet(initial=[{"number": phone[:30]}], prefix="phones")
     duplicates: list[dict[str, Any]] = []
     if request.method == "POST" and card.is_valid():
         try:

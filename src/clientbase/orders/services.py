@@ -34,6 +34,7 @@ from clientbase.customers.services import (
 from clientbase.orders.choices import OPEN_STATUSES, OrderSource, OrderStatus, PaymentMethod
 from clientbase.orders.models import (
     CustomerStats,
+    ManagerCapacity,
     Order,
     OrderItem,
     OrderStatusChange,
@@ -97,9 +98,9 @@ def customer_find(ref: CustomerRef) -> Customer | None:
             return found
     email = try_normalize_email(ref.email) if ref.email else None
     if email:
-        row = CustomerEmail.objects.filter(address=email).order_by("customer_id").first()
-        if row:
-            return row.customer
+        email_row = CustomerEmail.objects.filter(address=email).order_by("customer_id").first()
+        if email_row:
+            return email_row.customer
     phone = try_normalize_phone(ref.phone) if ref.phone else None
     if phone:
         row = CustomerPhone.objects.filter(number=phone).order_by("customer_id").first()
@@ -217,6 +218,30 @@ def manager_pick() -> User | None:
         .order_by("open_orders", "id")
         .first()
     )
+
+
+def manager_capacity_set(
+    *, actor: Any, user_id: int, accepts_orders: bool, capacity: int
+) -> ManagerCapacity:
+    """Whether a manager takes new orders automatically, and how many open ones at most."""
+    if capacity < 0:
+        raise ValidationError({"capacity": _("An amount cannot be negative.")})
+    if not User.objects.filter(pk=user_id, role=Role.MANAGER).exists():
+        raise ValidationError({"user": _("Choose an active manager.")})
+    with transaction.atomic():
+        current = ManagerCapacity.objects.select_for_update().filter(user_id=user_id).first()
+        before = (
+            {"accepts_orders": current.accepts_orders, "capacity": current.capacity}
+            if current
+            else {"accepts_orders": True, "capacity": DEFAULT_CAPACITY}
+        )
+        row, _created = ManagerCapacity.objects.update_or_create(
+            user_id=user_id, defaults={"accepts_orders": accepts_orders, "capacity": capacity}
+        )
+        changes = audit.diff(before, {"accepts_orders": accepts_orders, "capacity": capacity})
+        if changes:
+            audit.record(action=AuditAction.UPDATE, actor=actor, obj=row, changes=changes)
+    return row
 
 
 def orders_reassign(*, actor: Any, order_ids: Sequence[int], manager_id: int | None) -> int:
@@ -347,17 +372,18 @@ def order_upsert(
             customer = customer_resolve(actor=actor, ref=customer_ref)
         # The customer row lock serialises every write that touches this customer's stats.
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
-        order = (
+        existing = (
             Order.objects.select_for_update()
             .filter(source=data.source, external_id=external_id)
             .first()
         )
-        created = order is None
-        if created:
+        created = existing is None
+        before: dict[str, Any] = {}
+        if existing is None:
             _check_payment(customer, data.payment_method)
             order = Order(source=data.source, external_id=external_id)
-            before: dict[str, Any] = {}
         else:
+            order = existing
             if order.payment_method != data.payment_method:
                 _check_payment(customer, data.payment_method)
             before = _order_snapshot(order)
@@ -366,7 +392,9 @@ def order_upsert(
         order.customer = customer
         order.placed_at = data.placed_at or order.placed_at or now
         order.status = data.status
-        order.currency = (data.currency or order.currency or settings.ORDER_CURRENCY).upper()[:3]
+        # A new order's model default must not hide the configured currency.
+        current_currency = "" if created else order.currency
+        order.currency = (data.currency or current_currency or settings.ORDER_CURRENCY).upper()[:3]
         # Without items or a subtotal, an update keeps the subtotal the order already has.
         if subtotal is not None or created:
             order.subtotal = subtotal if subtotal is not None else ZERO
