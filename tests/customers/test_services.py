@@ -9,7 +9,7 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clientbase.accounts.choices import Role
 from clientbase.core.choices import AuditAction
@@ -55,6 +55,13 @@ pytestmark = pytest.mark.django_db
 
 DOCUMENT = "4510 987654"
 
+
+
+@pytest.fixture(autouse=True)
+def english_messages():
+    """Messages are asserted in English; the suite's default language is Russian."""
+    with translation.override("en"):
+        yield
 
 def counts() -> dict[str, int]:
     return {
