@@ -22,5 +22,3 @@ urlpatterns = [
         name="home",
     ),
 ]
-
-handler404 = "clientbase.api_urls.not_found"
