@@ -103,6 +103,8 @@ def test_card_proposes_the_stoplist_once_and_flags_stoplisted_orders(
     client = client_for(manager_user)
     html = client.get(f"/customers/{customer.pk}/").content.decode()
     assert "refused 2 cash-on-delivery parcels" in html
+    assert "Proposed for the stop-list after 2 refused cash-on-delivery parcels." in html
+    assert "№R1 · Refused at delivery" in html
     assert "Add to the stop-list" in html
     stoplist(customer)
     html = client.get(f"/customers/{customer.pk}/").content.decode()

@@ -41,6 +41,7 @@ from clientbase.customers.forms import (
 )
 from clientbase.customers.models import Customer, CustomFieldDefinition, Tag, TimelineEvent
 from clientbase.orders import selectors as order_selectors
+from clientbase.orders.choices import OrderStatus
 
 CUSTOMER_TYPE = Customer._meta.label_lower
 
@@ -203,6 +204,14 @@ def _timeline_rows(events: list[TimelineEvent]) -> list[dict[str, Any]]:
             details = "{} → {}".format(
                 names.get(data.get("from"), "—"), names.get(data.get("to"), "—")
             )
+        elif event.kind == TimelineKind.ORDER:
+            details = "№{} · {}".format(
+                data.get("number", ""), _choice_label(OrderStatus, data.get("status"))
+            )
+        elif data.get("stoplist_proposed"):
+            details = _(
+                "Proposed for the stop-list after %(n)d refused cash-on-delivery parcels."
+            ) % {"n": data.get("refused_cod", 0)}
         elif "from" in data and "to" in data:
             details = "{} → {}".format(
                 _choice_label(CustomerStatus, data["from"]),
