@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format migrations-check venv clean bench
+.PHONY: run test lint format migrations-check venv clean bench schema
 
 $(STAMP): pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then \
@@ -58,3 +58,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# The committed OpenAPI schema (docs/openapi.yaml); tests/api/test_schema.py fails when it drifts.
+schema: $(STAMP)
+	env -u DATABASE_URL CLIENTBASE_DATA_DIR=$$(mktemp -d) \
+		$(BIN)/clientbase spectacular --validate --fail-on-warn --lang en --file docs/openapi.yaml

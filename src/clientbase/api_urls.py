@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.defaults import page_not_found
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
@@ -14,6 +17,14 @@ from rest_framework.response import Response
 
 from clientbase.accounts.permissions import PUBLIC
 from clientbase.core.api import schema  # noqa: F401  registers the token security scheme
+from clientbase.core.api.errors import error_body
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: the API's error shape under /api/, Django's page everywhere else."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", _("Not found.")), status=404)
+    return page_not_found(request, exception)
 
 
 class SchemaView(SpectacularAPIView):

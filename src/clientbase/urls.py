@@ -22,3 +22,5 @@ urlpatterns = [
         name="home",
     ),
 ]
+
+handler404 = "clientbase.api_urls.not_found"

@@ -289,6 +289,15 @@ def _validate_card(customer: Customer) -> None:
         errors.setdefault("first_name", []).append(
             ValidationError(_("Enter at least a first or a last name."), code="required")
         )
+    if (
+        customer.external_id
+        and Customer.objects.filter(external_id=customer.external_id)
+        .exclude(pk=customer.pk)
+        .exists()
+    ):
+        errors.setdefault("external_id", []).append(
+            ValidationError(_("Another customer has this external id."), code="unique")
+        )
     if customer.document_number and not customer.document_type:
         errors.setdefault("document_type", []).append(
             ValidationError(_("Choose the type of the document."), code="required")

@@ -111,7 +111,15 @@ class IdempotentMixin:
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, _Replay):
             return exc.response
-        return super().handle_exception(exc)  # type: ignore[misc]
+        try:
+            return super().handle_exception(exc)  # type: ignore[misc]
+        except Exception:
+            # A server error DRF re-raises never reaches finalize_response: drop the
+            # reservation here, or every retry with this key would be told "in progress".
+            reservation, self._idempotency = self._idempotency, None
+            if reservation is not None:
+                IdempotencyKey.objects.filter(pk=reservation.pk).delete()
+            raise
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]

@@ -1,0 +1,91 @@
+"""Who may call what: tokens, scopes, revocation, rate limits, and the one error shape."""
+
+from __future__ import annotations
+
+import pytest
+
+from clientbase.accounts.api.throttling import TokenRateThrottle
+from clientbase.accounts.services import apitoken_revoke
+from clientbase.customers.models import Customer
+from clientbase.orders.models import Order
+from tests.api.conftest import ApiClient
+from tests.api.test_orders_api import ORDER
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_error(response, status: int, code: str | None = None) -> None:
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert set(error) == {"code", "message", "details"}
+    if code:
+        assert error["code"] == code
+
+
+def test_shop_token_writes_and_looks_up_but_cannot_list_or_read(shop_api, make_customer):
+    customer = make_customer(phones=["+79161234567"])
+    assert_error(shop_api.get("/api/v1/customers/"), 403, "permission_denied")
+    assert_error(shop_api.get(f"/api/v1/customers/{customer.pk}/"), 403)
+    assert_error(shop_api.get("/api/v1/orders/"), 403)
+    assert_error(shop_api.get(f"/api/v1/customers/{customer.pk}/orders/"), 403)
+
+    assert shop_api.post("/api/v1/customers/", {"first_name": "Ян"}).status_code == 201
+    assert (
+        shop_api.post(
+            "/api/v1/customers/upsert/", {"external_id": "x", "first_name": "Ю"}
+        ).status_code
+        == 201
+    )
+    assert shop_api.post("/api/v1/orders/", ORDER).status_code == 201
+    assert shop_api.get("/api/v1/customers/lookup", {"phone": "+79161234567"}).status_code == 200
+    assert (
+        shop_api.patch(
+            f"/api/v1/customers/{customer.pk}/", {"notes": "n", "version": 1}
+        ).status_code
+        == 200
+    )
+
+
+def test_read_only_token_cannot_write(api_for):
+    reader = api_for(["customers:read", "orders:read"])
+    assert reader.get("/api/v1/customers/").status_code == 200
+    assert_error(reader.post("/api/v1/customers/", {"first_name": "Ян"}), 403)
+    assert_error(reader.post("/api/v1/orders/", ORDER), 403)
+    assert_error(reader.get("/api/v1/customers/lookup", {"phone": "+79161234567"}), 403)
+    assert Customer.objects.count() == 0 and Order.objects.count() == 0
+
+
+def test_no_token_bad_token_and_revoked_token_are_401(make_token):
+    assert_error(ApiClient(None).get("/api/v1/customers/lookup", {"phone": "1"}), 401)
+    response = ApiClient("cb_not-a-real-token").get("/api/v1/customers/")
+    assert_error(response, 401)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    token, key = make_token(["all"])
+    client = ApiClient(key)
+    assert client.get("/api/v1/customers/").status_code == 200
+    apitoken_revoke(actor=None, token_id=token.pk)
+    assert_error(client.get("/api/v1/customers/"), 401)
+    assert_error(client.post("/api/v1/customers/", {"first_name": "Ян"}), 401)
+    assert Customer.objects.count() == 0
+
+
+def test_rate_limit_answers_429_with_retry_after(full_api, monkeypatch):
+    # DRF reads the rates once, into the throttle class: patch it there.
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "3/min"})
+    for _ in range(3):
+        assert full_api.get("/api/v1/orders/").status_code == 200
+    response = full_api.get("/api/v1/orders/")
+    assert_error(response, 429, "throttled")
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert response.json()["error"]["details"]["retry_after"] > 0
+
+
+def test_malformed_json_and_unknown_route_keep_the_error_shape(full_api):
+    response = full_api.client.post(
+        "/api/v1/customers/",
+        "{not json",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {full_api.key}"},
+    )
+    assert_error(response, 400)
+    assert_error(full_api.get("/api/v1/orders/", {"customer": "abc"}), 400, "validation_error")
