@@ -56,12 +56,12 @@ pytestmark = pytest.mark.django_db
 DOCUMENT = "4510 987654"
 
 
-
 @pytest.fixture(autouse=True)
 def english_messages():
     """Messages are asserted in English; the suite's default language is Russian."""
     with translation.override("en"):
         yield
+
 
 def counts() -> dict[str, int]:
     return {
