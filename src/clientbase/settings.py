@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "clientbase.accounts",
     "clientbase.customers",
     "clientbase.orders",
+    "clientbase.analytics",
+    "clientbase.segments",
 ]
 
 MIDDLEWARE = [

@@ -111,6 +111,8 @@ class Customer(TimeStampedModel):
     )
     interests = models.JSONField(_("preferences and interests"), default=list, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # A manual VIP mark: the importance level never drops below "VIP" for these customers.
+    vip = models.BooleanField(_("VIP"), default=False)
     custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="customers")
 
