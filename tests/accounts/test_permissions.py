@@ -61,10 +61,18 @@ EXPECTED_MATRIX = {
         Perm.CUSTOMER_DOCUMENT,
         Perm.CUSTOMER_EXPORT,
         Perm.TAG_MANAGE,
+        Perm.ANALYTICS_VIEW,
+        Perm.SEGMENT_MANAGE,
     },
     Role.OPERATOR: {Perm.CUSTOMER_VIEW, Perm.CUSTOMER_ADD, Perm.CUSTOMER_CHANGE},
-    Role.MARKETER: {Perm.CUSTOMER_VIEW, Perm.CUSTOMER_BULK, Perm.TAG_MANAGE},
-    Role.ANALYST: {Perm.CUSTOMER_VIEW},
+    Role.MARKETER: {
+        Perm.CUSTOMER_VIEW,
+        Perm.CUSTOMER_BULK,
+        Perm.TAG_MANAGE,
+        Perm.ANALYTICS_VIEW,
+        Perm.SEGMENT_MANAGE,
+    },
+    Role.ANALYST: {Perm.CUSTOMER_VIEW, Perm.ANALYTICS_VIEW, Perm.SEGMENT_MANAGE},
 }
 
 
@@ -88,9 +96,12 @@ def test_operator_cannot_export_or_read_documents():
     assert [r for r in Role.values if role_has(r, Perm.CUSTOMER_DOCUMENT)] == ["admin", "manager"]
 
 
-def test_every_role_may_view_customers_and_only_analyst_is_read_only():
+def test_every_role_may_view_customers_and_only_analyst_cannot_touch_customers():
     assert all(role_has(role, Perm.CUSTOMER_VIEW) for role in Role.values)
-    read_only = [r for r in Role.values if ROLE_PERMISSIONS[r] == {Perm.CUSTOMER_VIEW}]
+    customer_writes = {p for p in Perm if p.value.startswith(("customer.", "tag."))} - {
+        Perm.CUSTOMER_VIEW
+    }
+    read_only = [r for r in Role.values if not ROLE_PERMISSIONS[r] & customer_writes]
     assert read_only == [Role.ANALYST]
 
 

@@ -22,6 +22,8 @@ class Perm(StrEnum):
     CUSTOM_FIELD_MANAGE = "customfield.manage"
     AUDIT_VIEW = "audit.view"
     STAFF_MANAGE = "staff.manage"
+    ANALYTICS_VIEW = "analytics.view"  # dashboard, RFM grid, model figures
+    SEGMENT_MANAGE = "segment.manage"  # save, change, freeze and delete segments
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -36,11 +38,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.CUSTOMER_DOCUMENT,
             Perm.CUSTOMER_EXPORT,
             Perm.TAG_MANAGE,
+            Perm.ANALYTICS_VIEW,
+            Perm.SEGMENT_MANAGE,
         }
     ),
     Role.OPERATOR: frozenset({Perm.CUSTOMER_VIEW, Perm.CUSTOMER_ADD, Perm.CUSTOMER_CHANGE}),
-    Role.MARKETER: frozenset({Perm.CUSTOMER_VIEW, Perm.CUSTOMER_BULK, Perm.TAG_MANAGE}),
-    Role.ANALYST: frozenset({Perm.CUSTOMER_VIEW}),
+    Role.MARKETER: frozenset(
+        {
+            Perm.CUSTOMER_VIEW,
+            Perm.CUSTOMER_BULK,
+            Perm.TAG_MANAGE,
+            Perm.ANALYTICS_VIEW,
+            Perm.SEGMENT_MANAGE,
+        }
+    ),
+    Role.ANALYST: frozenset({Perm.CUSTOMER_VIEW, Perm.ANALYTICS_VIEW, Perm.SEGMENT_MANAGE}),
 }
 
 
