@@ -196,7 +196,7 @@ def _propose_stoplist(customer: Customer, stats: CustomerStats, actor: Any) -> N
         TimelineEvent.objects.create(
             customer=customer,
             kind=TimelineKind.NOTE,
-            actor=actor if getattr(actor, "pk", None) else None,
+            actor=_staff(actor),
             data={"stoplist_proposed": True, "refused_cod": stats.refused_cod_count},
         )
 
@@ -315,12 +315,27 @@ def _order_snapshot(order: Order) -> dict[str, Any]:
     return {n: getattr(order, n) for n in names}
 
 
-def _status_change(order: Order, status: str, at: dt.datetime, actor: Any) -> None:
-    OrderStatusChange.objects.create(
-        order=order, status=status, at=at, actor=actor if getattr(actor, "pk", None) else None
-    )
+def _staff(actor: Any) -> Any:
+    """The actor as a staff user for foreign keys; API tokens and scripts are not users."""
+    return actor if getattr(actor, "pk", None) else None
+
+
+def _status_change(order: Order, status: str, at: dt.datetime, actor: Any) -> bool:
+    """Record the new status; returns True when it also set the delivery time."""
+    OrderStatusChange.objects.create(order=order, status=status, at=at, actor=_staff(actor))
     if status == OrderStatus.DELIVERED and order.delivered_at is None:
         order.delivered_at = at
+        return True
+    return False
+
+
+def _order_timeline(customer: Customer, order: Order, actor: Any, **data: Any) -> None:
+    TimelineEvent.objects.create(
+        customer=customer,
+        kind=TimelineKind.ORDER,
+        actor=_staff(actor),
+        data={"order": order.pk, "number": order.external_id, "status": order.status, **data},
+    )
 
 
 def order_upsert(
@@ -431,10 +446,10 @@ def order_upsert(
                     for i in items
                 ]
             )
-        if created or previous_status != order.status:
-            _status_change(order, order.status, now, actor)
-            if order.delivered_at and "delivered_at" not in before:
-                order.save(update_fields=["delivered_at"])
+        if (created or previous_status != order.status) and _status_change(
+            order, order.status, now, actor
+        ):
+            order.save(update_fields=["delivered_at"])
         if previous_customer_id and previous_customer_id != customer.pk:
             # The order moved: the customer it left is locked too before its stats change.
             Customer.objects.select_for_update().filter(pk=previous_customer_id).first()
@@ -442,17 +457,7 @@ def order_upsert(
         stats = customer_stats_refresh(customer.pk)
         _propose_stoplist(customer, stats, actor)
         if created or previous_status != order.status:
-            TimelineEvent.objects.create(
-                customer=customer,
-                kind=TimelineKind.ORDER,
-                actor=actor if getattr(actor, "pk", None) else None,
-                data={
-                    "order": order.pk,
-                    "number": order.external_id,
-                    "status": order.status,
-                    "total": str(order.total),
-                },
-            )
+            _order_timeline(customer, order, actor, total=str(order.total))
         after = _order_snapshot(order)
         changes = audit.diff(before, after)
         if changes:
@@ -510,17 +515,7 @@ def order_status_set(
         order.save(update_fields=["status", "delivered_at", "updated_at"])
         stats = customer_stats_refresh(customer.pk)
         _propose_stoplist(customer, stats, actor)
-        TimelineEvent.objects.create(
-            customer=customer,
-            kind=TimelineKind.ORDER,
-            actor=actor if getattr(actor, "pk", None) else None,
-            data={
-                "order": order.pk,
-                "number": order.external_id,
-                "status": status,
-                "from": previous,
-            },
-        )
+        _order_timeline(customer, order, actor, **{"from": previous})
         audit.record(
             action=AuditAction.UPDATE,
             actor=actor,
