@@ -1,0 +1,447 @@
+"""The analytics refresh: RFM, churn and value models and importance for every customer, set-wise.
+
+One aggregate over the delivered orders gives per customer the purchase days, orders and
+revenue; numpy turns those arrays into scores; the models of `clv.py` add the probability of
+being active, expected purchases, expected order value and lifetime value; one bulk upsert
+writes a score row per customer. See docs/analytics.md for the rules and their defaults.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from clientbase.analytics.choices import Importance, RfmSegment
+from clientbase.analytics.models import CustomerScore, ModelFit, ScoringConfig
+from clientbase.customers.models import Customer
+from clientbase.orders.choices import OrderStatus
+from clientbase.orders.models import Order
+
+logger = logging.getLogger(__name__)
+
+EPOCH = datetime.date(2000, 1, 1)  # day numbers count from here, in the shop's time zone
+# SQLite's julianday() of 2000-01-01 00:00 is 2451544.5: adding 0.5 makes midnights integers.
+_SQLITE_EPOCH_JULIAN = 2451544.5
+
+IMPORTANCE_DEFAULTS: dict[str, Any] = {
+    "vip_percentile": 99,  # top 1 % of buyers by value are VIP; None switches this off
+    "high_percentile": 80,  # the next 19 % are HIGH
+    "vip_value": None,  # an absolute value (money) instead of vip_percentile
+    "high_value": None,  # an absolute value (money) instead of high_percentile
+    "min_p_alive": 0.1,  # below this probability of being active: LOW (models available)
+    "inactive_days": 365,  # no purchase for longer than this: LOW (models unavailable)
+}
+RFM_DIMENSIONS = ("recency", "frequency", "monetary")
+
+
+# The common two-digit R/F mapping of the RFM literature (R and F scores 1-5), with its
+# bottom-left cell 11 split off as "lost". Rows are R, columns F.
+_SEGMENT_GRID: tuple[tuple[str, ...], ...] = (
+    # F = 1 ... 5
+    ("lost", "hibernating", "at_risk", "at_risk", "cant_lose"),  # R = 1
+    ("hibernating", "hibernating", "at_risk", "at_risk", "cant_lose"),  # R = 2
+    ("about_to_sleep", "about_to_sleep", "need_attention", "loyal", "loyal"),  # R = 3
+    ("promising", "potential_loyalists", "potential_loyalists", "loyal", "loyal"),  # R = 4
+    ("new", "potential_loyalists", "potential_loyalists", "champions", "champions"),  # R = 5
+)
+SEGMENT_CODES: list[str] = [choice.value for choice in RfmSegment]
+_SEGMENT_INDEX = np.zeros((6, 6), dtype=np.int64)
+for _r, _row in enumerate(_SEGMENT_GRID, start=1):
+    for _f, _name in enumerate(_row, start=1):
+        _SEGMENT_INDEX[_r, _f] = SEGMENT_CODES.index(_name)
+_NO_ORDERS_INDEX = SEGMENT_CODES.index(RfmSegment.NO_ORDERS)
+
+
+def rfm_segment_of(r_score: int, f_score: int) -> str:
+    """The named segment of an R and F score (1-5 each), per the documented grid."""
+    return _SEGMENT_GRID[r_score - 1][f_score - 1]
+
+
+@dataclass
+class RefreshResult:
+    as_of: datetime.date
+    customers: int = 0
+    rfm_sizes: dict[str, int] = field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {
+            "as_of": self.as_of.isoformat(),
+            "customers": data["customers"],
+            "rfm_segments": data["rfm_sizes"],
+            "models": data["models"],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class _Purchases:
+    """Per buyer, aligned arrays from the aggregate over delivered orders."""
+
+    customer_ids: np.ndarray
+    first_day: np.ndarray
+    last_day: np.ndarray
+    orders: np.ndarray
+    days: np.ndarray
+    revenue: np.ndarray
+    first_day_revenue: np.ndarray
+
+
+def _cutoff(as_of: datetime.date, tz: ZoneInfo) -> datetime.datetime:
+    """The first instant after `as_of` in the shop's time zone."""
+    return datetime.datetime.combine(as_of + datetime.timedelta(days=1), datetime.time(), tz)
+
+
+def _purchases(as_of: datetime.date) -> _Purchases:
+    """One aggregate over the delivered orders placed on or before `as_of`, by customer.
+
+    The day of a purchase is its date in the shop's time zone. On SQLite that is computed
+    natively (julianday + the zone's UTC offset on `as_of`: Django's own date functions are
+    Python callbacks, far too slow for a million rows); the offset is fixed, which is exact for
+    zones without daylight saving time, such as every Russian zone.
+    """
+    tz = ZoneInfo(settings.TIME_ZONE)
+    cutoff = _cutoff(as_of, tz)
+    table = Order._meta.db_table
+    if connection.vendor == "sqlite":
+        offset = (cutoff.utcoffset() or datetime.timedelta()).total_seconds() / 86400
+        day = f"CAST(julianday(placed_at) - {_SQLITE_EPOCH_JULIAN!r} + {offset!r} AS INTEGER)"
+        params: list[Any] = [
+            OrderStatus.DELIVERED,
+            connection.ops.adapt_datetimefield_value(cutoff),
+        ]
+    else:
+        day = f"((placed_at AT TIME ZONE %s)::date - DATE '{EPOCH.isoformat()}')"
+        params = [settings.TIME_ZONE, OrderStatus.DELIVERED, cutoff]
+    # The window gives each order its customer's first purchase day, so the first day's
+    # revenue (needed for the mean value of repeat purchases) comes from the same single pass.
+    sql = f"""
+        SELECT customer_id, MIN(day), MAX(day), COUNT(*), COUNT(DISTINCT day), SUM(total),
+               SUM(CASE WHEN day = first_day THEN total ELSE 0 END)
+        FROM (
+            SELECT customer_id, total, day, MIN(day) OVER (PARTITION BY customer_id) AS first_day
+            FROM (
+                SELECT customer_id, total, {day} AS day FROM {table}
+                WHERE status = %s AND placed_at < %s
+            ) AS orders
+        ) AS days
+        GROUP BY customer_id
+        ORDER BY customer_id
+    """  # noqa: S608 - only constants and the table name are interpolated
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        empty_int = np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.float64)
+        return _Purchases(empty_int, empty_int, empty_int, empty_int, empty_int, empty, empty)
+    ids, first, last, orders, days, revenue, first_revenue = zip(*rows, strict=True)
+    return _Purchases(
+        customer_ids=np.array(ids, dtype=np.int64),
+        first_day=np.array(first, dtype=np.int64),
+        last_day=np.array(last, dtype=np.int64),
+        orders=np.array(orders, dtype=np.int64),
+        days=np.array(days, dtype=np.int64),
+        revenue=np.array(revenue, dtype=np.float64),
+        first_day_revenue=np.array(first_revenue, dtype=np.float64),
+    )
+
+
+def _edges(config: dict[str, Any], name: str) -> list[float] | None:
+    """The shop's four ascending thresholds for one dimension, or None (use quintiles)."""
+    edges = config.get(name)
+    if not isinstance(edges, list | tuple) or len(edges) != 4:
+        return None
+    try:
+        values = [float(v) for v in edges]
+    except (TypeError, ValueError):
+        return None
+    return values if values == sorted(values) else None
+
+
+def rfm_scores(
+    recency: np.ndarray,
+    frequency: np.ndarray,
+    monetary: np.ndarray,
+    thresholds: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """R, F and M scores 1-5 of buyers: quintiles, or the shop's thresholds per dimension.
+
+    Scores are functions of the value, so equal values always get equal scores. Quintiles:
+    F and M score 1 + the number of quintile edges below the value, R 5 minus that number
+    (fewer days since the last purchase is better). Thresholds (four ascending numbers):
+    F and M score 1 + the number of thresholds the value reaches (value >= threshold), R scores
+    5 minus the number of thresholds the days exceed (days > threshold).
+    """
+    thresholds = thresholds or {}
+    scores = []
+    for name, values in zip(RFM_DIMENSIONS, (recency, frequency, monetary), strict=True):
+        shop_edges = _edges(thresholds, name)
+        if values.size == 0:
+            scores.append(np.zeros(0, dtype=np.int64))
+            continue
+        if shop_edges is not None:
+            edges = np.array(shop_edges)
+            if name == "recency":
+                score = 5 - np.searchsorted(edges, values, side="left")
+            else:
+                score = 1 + np.searchsorted(edges, values, side="right")
+        else:
+            edges = np.percentile(values, [20, 40, 60, 80])
+            below = np.searchsorted(edges, values, side="left")
+            score = 5 - below if name == "recency" else 1 + below
+        scores.append(score.astype(np.int64))
+    return scores[0], scores[1], scores[2]
+
+
+def _fit_models(
+    purchases: _Purchases, as_of_day: int, horizon_days: int
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray | None]]:
+    """Fit BG/NBD and Gamma-Gamma; per model its parameters or {"error": …}, never raising."""
+    try:
+        from clientbase.analytics import clv
+    except ImportError:  # pragma: no cover - only while the model module is being written
+        unavailable = {"error": "the customer models are not installed"}
+        return {"bgnbd": dict(unavailable), "gamma_gamma": dict(unavailable)}, {
+            "p_alive": None,
+            "expected_purchases": None,
+            "expected_order_value": None,
+            "clv": None,
+        }
+
+    x = (purchases.days - 1).astype(np.float64)  # repeat purchases, on distinct days
+    t_x = (purchases.last_day - purchases.first_day).astype(np.float64)
+    age = (as_of_day - purchases.first_day).astype(np.float64)
+    repeat = x > 0
+    # Mean value of the repeat purchases: the first day's revenue left out, as in the
+    # literature (the first purchase is not a draw from the customer's spend distribution).
+    mean_repeat = np.zeros_like(x)
+    mean_repeat[repeat] = (purchases.revenue[repeat] - purchases.first_day_revenue[repeat]) / x[
+        repeat
+    ]
+
+    models: dict[str, dict[str, Any]] = {}
+    outputs: dict[str, np.ndarray | None] = {
+        "p_alive": None,
+        "expected_purchases": None,
+        "expected_order_value": None,
+        "clv": None,
+    }
+    bgnbd = None
+    try:
+        bgnbd = clv.bgnbd_fit(x, t_x, age)
+        outputs["p_alive"] = np.asarray(clv.bgnbd_p_alive(bgnbd, x, t_x, age), dtype=np.float64)
+        outputs["expected_purchases"] = np.asarray(
+            clv.bgnbd_expected_purchases(bgnbd, float(horizon_days), x, t_x, age),
+            dtype=np.float64,
+        )
+        models["bgnbd"] = {
+            "r": float(bgnbd.r),
+            "alpha": float(bgnbd.alpha),
+            "a": float(bgnbd.a),
+            "b": float(bgnbd.b),
+            "time_unit": "day",
+        }
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # InsufficientData too
+        bgnbd = None
+        models["bgnbd"] = {"error": str(exc) or type(exc).__name__}
+        outputs["p_alive"] = outputs["expected_purchases"] = None
+
+    gamma_gamma = None
+    try:
+        usable = repeat & (mean_repeat > 0)
+        gamma_gamma = clv.gamma_gamma_fit(x[usable], mean_repeat[usable])
+        outputs["expected_order_value"] = np.asarray(
+            clv.gamma_gamma_expected_value(gamma_gamma, x, mean_repeat), dtype=np.float64
+        )
+        models["gamma_gamma"] = {
+            "p": float(gamma_gamma.p),
+            "q": float(gamma_gamma.q),
+            "v": float(gamma_gamma.v),
+        }
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        gamma_gamma = None
+        models["gamma_gamma"] = {"error": str(exc) or type(exc).__name__}
+        outputs["expected_order_value"] = None
+
+    if bgnbd is not None and gamma_gamma is not None:
+        try:
+            outputs["clv"] = np.asarray(
+                clv.customer_lifetime_value(
+                    bgnbd, gamma_gamma, x, t_x, age, mean_repeat, float(horizon_days)
+                ),
+                dtype=np.float64,
+            )
+        except (ValueError, ArithmeticError) as exc:
+            models["clv"] = {"error": str(exc) or type(exc).__name__}
+    for name, values in outputs.items():
+        if values is not None and not np.all(np.isfinite(values)):
+            # A numerically failed prediction is dropped rather than written as nonsense.
+            logger.warning("analytics: non-finite %s predictions dropped", name)
+            outputs[name] = None
+    return models, outputs
+
+
+def importance_levels(
+    *,
+    value: np.ndarray,
+    recency_days: np.ndarray,
+    p_alive: np.ndarray | None,
+    config: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Importance of buyers (see docs/analytics.md), without the manual VIP mark.
+
+    `value` is revenue to date plus lifetime value over the horizon (revenue alone when the
+    models are unavailable). Inactive buyers (p_alive below min_p_alive, or without models no
+    purchase for more than inactive_days) are LOW; otherwise VIP at or above the VIP threshold,
+    HIGH at or above the high threshold, NORMAL below.
+    """
+    settings_ = {**IMPORTANCE_DEFAULTS, **(config or {})}
+    levels = np.full(value.shape, int(Importance.NORMAL), dtype=np.int64)
+    if value.size == 0:
+        return levels
+
+    def threshold(absolute_key: str, percentile_key: str) -> float | None:
+        if settings_.get(absolute_key) is not None:
+            return float(settings_[absolute_key])
+        if settings_.get(percentile_key) is not None:
+            return float(np.percentile(value, float(settings_[percentile_key])))
+        return None
+
+    high = threshold("high_value", "high_percentile")
+    vip = threshold("vip_value", "vip_percentile")
+    if high is not None:
+        levels[value >= high] = Importance.HIGH
+    if vip is not None:
+        levels[value >= vip] = Importance.VIP
+    if p_alive is not None:
+        inactive = p_alive < float(settings_["min_p_alive"])
+    else:
+        inactive = recency_days > float(settings_["inactive_days"])
+    levels[inactive] = Importance.LOW
+    return levels
+
+
+def _upsert_rows(rows: list[tuple[Any, ...]]) -> None:
+    columns = [
+        "customer_id",
+        "as_of",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "r_score",
+        "f_score",
+        "m_score",
+        "rfm_segment",
+        "p_alive",
+        "expected_purchases",
+        "expected_order_value",
+        "clv",
+        "importance",
+    ]
+    table = CustomerScore._meta.db_table
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - constants only
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+@transaction.atomic
+def analytics_refresh(*, as_of: datetime.date | None = None) -> RefreshResult:
+    """Recompute every customer's score row as of a date (default: today in the shop's zone)."""
+    started = time.perf_counter()
+    as_of = as_of or timezone.localdate()
+    as_of_day = (as_of - EPOCH).days
+    config = ScoringConfig.objects.order_by("pk").first() or ScoringConfig()
+
+    purchases = _purchases(as_of)
+    customers = list(Customer.objects.order_by("pk").values_list("pk", "vip"))
+    customer_ids = np.array([c[0] for c in customers], dtype=np.int64)
+    vip_marked = np.array([c[1] for c in customers], dtype=bool)
+    total = customer_ids.size
+    # Orders of a customer deleted in between cannot exist (PROTECT), so every buyer is found.
+    position = np.searchsorted(customer_ids, purchases.customer_ids)
+
+    recency = (as_of_day - purchases.last_day).astype(np.int64)
+    r, f, m = rfm_scores(recency, purchases.orders, purchases.revenue, config.rfm_thresholds)
+    models, outputs = _fit_models(purchases, as_of_day, config.horizon_days)
+
+    value = purchases.revenue + (outputs["clv"] if outputs["clv"] is not None else 0.0)
+    buyer_importance = importance_levels(
+        value=value, recency_days=recency, p_alive=outputs["p_alive"], config=config.importance
+    )
+
+    segment_index = np.full(total, _NO_ORDERS_INDEX, dtype=np.int64)
+    segment_index[position] = _SEGMENT_INDEX[r, f]
+    # A customer without purchases is NORMAL: a new lead on the phone is not unimportant.
+    importance = np.full(total, int(Importance.NORMAL), dtype=np.int64)
+    importance[position] = buyer_importance
+    importance[vip_marked] = Importance.VIP
+
+    def spread(values: np.ndarray | None, default: Any, digits: int | None = None) -> list[Any]:
+        column: list[Any] = [default] * total
+        if values is None:
+            return column
+        if digits is not None:
+            values = np.round(values, digits)
+        for index, item in zip(position.tolist(), values.tolist(), strict=True):
+            column[index] = item
+        return column
+
+    segments = [SEGMENT_CODES[i] for i in segment_index.tolist()]
+    rows = list(
+        zip(
+            customer_ids.tolist(),
+            [as_of] * total,
+            spread(recency, None),
+            spread(purchases.orders, 0),
+            spread(purchases.revenue, 0, 2),
+            spread(r, 0),
+            spread(f, 0),
+            spread(m, 0),
+            segments,
+            spread(outputs["p_alive"], None, 6),
+            spread(outputs["expected_purchases"], None, 6),
+            spread(outputs["expected_order_value"], None, 2),
+            spread(outputs["clv"], None, 2),
+            importance.tolist(),
+            strict=True,
+        )
+    )
+    if connection.vendor == "sqlite":
+        # Dates as ISO text, the way Django stores them on SQLite.
+        iso = as_of.isoformat()
+        rows = [(row[0], iso, *row[2:]) for row in rows]
+    _upsert_rows(rows)
+
+    counts = np.bincount(segment_index, minlength=len(SEGMENT_CODES))
+    rfm_sizes = {code: int(counts[i]) for i, code in enumerate(SEGMENT_CODES)}
+    result = RefreshResult(as_of=as_of, customers=total, rfm_sizes=rfm_sizes, models=models)
+    result.seconds = time.perf_counter() - started
+    ModelFit.objects.create(
+        as_of=as_of,
+        customers=total,
+        seconds=result.seconds,
+        models_json=models,
+        rfm_sizes=rfm_sizes,
+    )
+    logger.info("analytics refresh: %d customers in %.2f s", total, result.seconds)
+    return result
+
+
+__all__ = ["RefreshResult", "analytics_refresh", "importance_levels", "rfm_scores"]
