@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -198,6 +199,9 @@ STORAGES = {
 }
 MEDIA_ROOT = DATA_DIR / "uploads"
 WHITENOISE_USE_FINDERS = True
+# Plotly's own build ships inside the plotly package: served as static/plotly/plotly.min.js.
+_PLOTLY = importlib.util.find_spec("plotly")
+STATICFILES_DIRS = [("plotly", Path(str(_PLOTLY and _PLOTLY.origin)).parent / "package_data")]
 WHITENOISE_AUTOREFRESH = DEBUG
 
 EMAIL_URL = os.environ.get("EMAIL_URL", "")
