@@ -119,10 +119,11 @@ def test_bgnbd_recovers_simulated_parameters() -> None:
 
     fitted = bgnbd_fit(frequency, recency, age)
 
-    # With 20,000 customers the asymptotic standard errors are about 2-3% for r and alpha and
-    # 4-5% for a and b (b is the least precise); 12% is two and a half of those at the worst.
-    for name in ("r", "alpha", "a", "b"):
-        assert_close(getattr(fitted, name), getattr(truth, name), 0.12, name)
+    # With 20,000 customers the standard errors (inverse Hessian at the truth) are 1.2% for r,
+    # 1.8% for alpha, 3.2% for a and 4.7% for b; each tolerance is about 3-4 of them.
+    tolerances = {"r": 0.05, "alpha": 0.07, "a": 0.12, "b": 0.15}
+    for name, tolerance in tolerances.items():
+        assert_close(getattr(fitted, name), getattr(truth, name), tolerance, name)
 
 
 def test_gamma_gamma_recovers_simulated_parameters() -> None:
