@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("clientbase.accounts.urls")),
     path("customers/", include("clientbase.customers.urls")),
     path("orders/", include("clientbase.orders.urls")),
+    path("segments/", include("clientbase.segments.urls")),
     path("audit/", include("clientbase.core.urls")),
     path("analytics/", include("clientbase.analytics.urls")),
     path("api/v1/", include("clientbase.api_urls")),

@@ -42,6 +42,7 @@ from clientbase.customers.models import (
 from clientbase.customers.services import customer_snapshot
 from clientbase.orders.models import ManagerCapacity, Order
 from clientbase.orders.services import OrderInput, order_upsert
+from clientbase.segments.models import Segment
 from tests import factories
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,6 +181,7 @@ PK_OBJECT_BY_SEGMENT = {
     "webhooks": "webhook",
     "api-tokens": "api_token",
     "orders": "order",
+    "segments": "segment",
 }
 # Other keyword arguments, by name. A new name must be added here, or the suite fails.
 KWARG_VALUES = {
@@ -274,6 +276,7 @@ def world(users_by_role):
         "order": order_upsert(actor=admin, data=OrderInput(external_id="W-1"), customer=customer)[
             0
         ],
+        "segment": Segment.objects.create(name="Москва", query='city = "Москва"'),
     }
     clients = {}
     for role, user in users_by_role.items():
