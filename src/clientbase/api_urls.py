@@ -46,4 +46,5 @@ urlpatterns = [
     path("schema/", SchemaView.as_view(), name="schema"),
     path("", include("clientbase.customers.api.urls")),
     path("", include("clientbase.orders.api.urls")),
+    path("", include("clientbase.segments.api.urls")),
 ]

@@ -83,7 +83,7 @@ def test_api_conforms_to_its_schema(api_schema, full_scope_headers):
     under pytest 9), 20 examples each.
     """
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 11
+    assert len(operations) == 14
 
     for operation in operations:
 
