@@ -234,6 +234,7 @@ def test_create_writes_timeline_and_audit_with_after_values(manager_user):
         "addresses": [None, ["300000, Тула, пр. Ленина, 5 (default)", "Москва, ул. Тверская, 1"]],
         "tags": [None, ["VIP", "опт"]],
         "consents": [None, {"email": "granted"}],
+        "vip": [None, False],
     }
 
 

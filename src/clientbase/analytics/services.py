@@ -259,11 +259,14 @@ def _fit_models(
         outputs["p_alive"] = outputs["expected_purchases"] = None
 
     gamma_gamma = None
+    # Repeat buyers whose repeat purchases are worth nothing (free orders) carry no spend
+    # information: they count as first-time buyers and get the population mean.
+    usable = repeat & (mean_repeat > 0)
+    x_spend = np.where(usable, x, 0.0)
     try:
-        usable = repeat & (mean_repeat > 0)
         gamma_gamma = clv.gamma_gamma_fit(x[usable], mean_repeat[usable])
         outputs["expected_order_value"] = np.asarray(
-            clv.gamma_gamma_expected_value(gamma_gamma, x, mean_repeat), dtype=np.float64
+            clv.gamma_gamma_expected_value(gamma_gamma, x_spend, mean_repeat), dtype=np.float64
         )
         models["gamma_gamma"] = {
             "p": float(gamma_gamma.p),
@@ -276,10 +279,19 @@ def _fit_models(
         outputs["expected_order_value"] = None
 
     if bgnbd is not None and gamma_gamma is not None:
+        expected_value = outputs["expected_order_value"]
+        assert expected_value is not None
+        spend_for_clv = np.where(usable, mean_repeat, expected_value)
         try:
             outputs["clv"] = np.asarray(
                 clv.customer_lifetime_value(
-                    bgnbd, gamma_gamma, x, t_x, age, mean_repeat, float(horizon_days)
+                    bgnbd,
+                    gamma_gamma,
+                    x,
+                    t_x,
+                    age,
+                    spend_for_clv,
+                    float(horizon_days),
                 ),
                 dtype=np.float64,
             )

@@ -72,6 +72,20 @@ class CustomerFilterSet(BootstrapMixin, forms.Form):
         empty_value=None,
         choices=_with_any(MONTHS),
     )
+    r = forms.TypedChoiceField(
+        label=_("R score"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=_with_any([(n, str(n)) for n in range(1, 6)]),
+    )
+    f = forms.TypedChoiceField(
+        label=_("F score"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=_with_any([(n, str(n)) for n in range(1, 6)]),
+    )
     sort = forms.ChoiceField(label=_("Sort"), required=False, choices=SORT_CHOICES)
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -96,5 +110,7 @@ class CustomerFilterSet(BootstrapMixin, forms.Form):
             status=data.get("status") or "",
             manager=data.get("manager") or "",
             birth_month=data.get("birth_month"),
+            r=data.get("r"),
+            f=data.get("f"),
             sort=data.get("sort") or DEFAULT_SORT,
         )

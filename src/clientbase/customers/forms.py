@@ -45,7 +45,7 @@ COMPANY_FIELDS = [
     "legal_address",
 ]
 DOCUMENT_FIELDS = ["document_type", "document_number"]
-OTHER_FIELDS = ["source", "external_id", "manager", "notes"]
+OTHER_FIELDS = ["source", "external_id", "manager", "notes", "vip"]
 
 # Service error keys that belong to a section of the form rather than to one field.
 SECTIONS = ("phones", "emails", "addresses", "consents", "custom_fields", "tags", "interests")

@@ -62,11 +62,13 @@ class CustomerListParams:
     status: str = ""
     manager: str = ""  # a user id, NO_MANAGER, or "" for any
     birth_month: int | None = None
+    r: int | None = None  # R score 1-5 of the analytics refresh (a cell of the RFM grid)
+    f: int | None = None  # F score 1-5
     sort: str = DEFAULT_SORT
 
     def filters(self) -> dict[str, Any]:
         """The non-empty filters, without the query text: safe to log or audit."""
-        names = ("tag", "city", "kind", "status", "manager", "birth_month")
+        names = ("tag", "city", "kind", "status", "manager", "birth_month", "r", "f")
         return {n: getattr(self, n) for n in names if getattr(self, n) not in (None, "")}
 
 
@@ -112,7 +114,7 @@ def _search_predicate(query: SearchQuery) -> Q | None:
 
 def customer_list(params: CustomerListParams) -> QuerySet[Customer]:
     """Customers matching the search and filters, unordered (the pager orders them)."""
-    queryset = Customer.objects.select_related("manager")
+    queryset = Customer.objects.select_related("manager", "score")
     query = interpret_query(params.q)
     if query is not None:
         predicate = _search_predicate(query)
@@ -139,6 +141,10 @@ def customer_list(params: CustomerListParams) -> QuerySet[Customer]:
         queryset = queryset.alias(birth_month_value=F("birth_month") + 0).filter(
             birth_month_value=params.birth_month
         )
+    if params.r:
+        queryset = queryset.filter(score__r_score=params.r)
+    if params.f:
+        queryset = queryset.filter(score__f_score=params.f)
     return queryset
 
 
@@ -179,7 +185,7 @@ def tags_with_counts() -> QuerySet[Tag]:
 def customer_card(customer_id: int) -> Customer:
     """The customer with every section of the card loaded in a fixed number of queries."""
     return (
-        Customer.objects.select_related("manager", "created_by")
+        Customer.objects.select_related("manager", "created_by", "score")
         .prefetch_related("phones", "emails", "addresses", "consents", "tags")
         .get(pk=customer_id)
     )

@@ -77,6 +77,7 @@ EDITABLE_FIELDS = (
     "manager",
     "interests",
     "notes",
+    "vip",
     "custom_fields",
 )
 # Audit says these changed but never copies their values.

@@ -27,6 +27,14 @@ class OrderReassignForm(forms.Form):
 class OrderFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), required=False)
     manager = forms.ChoiceField(label=_("Manager"), required=False)
+    sort = forms.ChoiceField(
+        label=_("Sort"),
+        required=False,
+        choices=[
+            (selectors.NEWEST, _("Newest first")),
+            (selectors.BY_IMPORTANCE, _("By importance")),
+        ],
+    )
 
     def __init__(self, *args: Any, with_manager: bool = True, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -51,7 +59,9 @@ class OrderFilterForm(forms.Form):
     def params(self) -> selectors.OrderListParams:
         data = self.cleaned_data if self.is_valid() else {}
         return selectors.OrderListParams(
-            status=data.get("status", ""), manager=data.get("manager", "")
+            status=data.get("status", ""),
+            manager=data.get("manager", ""),
+            sort=data.get("sort", ""),
         )
 
 

@@ -3,13 +3,19 @@ the caller lookup."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
 from clientbase.accounts.choices import Role
 from clientbase.accounts.models import User
+from clientbase.analytics.choices import Importance
 from clientbase.core.pagination import Page, keyset_page
 from clientbase.customers.models import Customer, CustomerPhone
 from clientbase.customers.normalize import try_normalize_phone
@@ -19,6 +25,8 @@ from clientbase.orders.models import CustomerStats, Order, OrderItem
 PAGE_SIZE = 50
 ORDER_SORT = ("-placed_at", "-id")  # covered by the (customer|manager, status, -placed_at) indexes
 OPEN = "open"
+NEWEST = ""
+BY_IMPORTANCE = "importance"
 NO_MANAGER = "none"
 HISTORY_LIMIT = 20
 PREFERENCES_LIMIT = 5
@@ -28,11 +36,12 @@ PREFERENCES_LIMIT = 5
 class OrderListParams:
     status: str = ""  # OPEN, a status value, or "" for all
     manager: str = ""  # a user id, NO_MANAGER, or "" for any
+    sort: str = NEWEST  # NEWEST or BY_IMPORTANCE
 
 
 def order_list(params: OrderListParams) -> QuerySet[Order]:
     """Orders matching the filters, with what a list row shows, unordered (the pager orders)."""
-    queryset = Order.objects.select_related("customer", "manager")
+    queryset = Order.objects.select_related("customer__score", "manager")
     if params.status == OPEN:
         queryset = queryset.filter(status__in=OPEN_STATUSES)
     elif params.status in OrderStatus.values:
@@ -47,8 +56,81 @@ def order_list(params: OrderListParams) -> QuerySet[Order]:
 def order_page(
     params: OrderListParams, *, after: str = "", before: str = "", size: int = PAGE_SIZE
 ) -> Page[Order]:
-    """One page of orders, newest first: an index range, never a COUNT."""
+    """One page of orders, newest first (an index range) or by importance; never a COUNT."""
+    if params.sort == BY_IMPORTANCE:
+        return _importance_page(order_list(params), size=size, after=after, before=before)
     return keyset_page(order_list(params), order=ORDER_SORT, size=size, after=after, before=before)
+
+
+# By importance: the most important customers first, then the oldest order first (delivery
+# priority before holidays), the id breaking ties. Importance lives on the customer's score
+# row, so the sort is a three-column keyset over a join (core.pagination's helper takes one
+# column plus the id of the same table). A customer not scored yet counts as NORMAL, the
+# default of the score row. The join cannot use one index, so each page sorts the filtered
+# orders: cheap for the working lists (open orders, one manager), a scan for "all orders".
+_RANK = "importance_rank"
+
+
+def _ranked(queryset: QuerySet[Order]) -> QuerySet[Order]:
+    return queryset.annotate(
+        **{_RANK: Coalesce(F("customer__score__importance"), Value(int(Importance.NORMAL)))}
+    )
+
+
+def _encode_cursor(order: Order) -> str:
+    raw = json.dumps([getattr(order, _RANK), order.placed_at.isoformat(), order.pk])
+    return base64.urlsafe_b64encode(raw.encode()).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, datetime.datetime, int] | None:
+    """Cursor -> (importance, placed_at, id), or None for anything malformed."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        rank, placed_at, pk = json.loads(raw)
+        when = datetime.datetime.fromisoformat(placed_at)
+        if not isinstance(rank, int) or not isinstance(pk, int) or when.tzinfo is None:
+            return None
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        return None
+    return rank, when, pk
+
+
+def _past(cursor: tuple[int, datetime.datetime, int], forward: bool) -> Q:
+    """Rows after the cursor in (-importance, placed_at, id) order, or before it."""
+    rank, when, pk = cursor
+    less, more = ("lt", "gt") if forward else ("gt", "lt")
+    return (
+        Q(**{f"{_RANK}__{less}": rank})
+        | Q(**{_RANK: rank, f"placed_at__{more}": when})
+        | Q(**{_RANK: rank, "placed_at": when, f"id__{more}": pk})
+    )
+
+
+def _importance_page(
+    queryset: QuerySet[Order], *, size: int, after: str = "", before: str = ""
+) -> Page[Order]:
+    ranked = _ranked(queryset)
+    before_cursor = _decode_cursor(before) if before else None
+    after_cursor = _decode_cursor(after) if after and before_cursor is None else None
+    if before_cursor is not None:
+        rows = list(
+            ranked.filter(_past(before_cursor, forward=False)).order_by(_RANK, "-placed_at", "-id")[
+                : size + 1
+            ]
+        )
+        page: Page[Order] = Page(
+            rows=rows[:size][::-1], has_previous=len(rows) > size, has_next=True
+        )
+    else:
+        filtered = ranked.filter(_past(after_cursor, forward=True)) if after_cursor else ranked
+        rows = list(filtered.order_by(f"-{_RANK}", "placed_at", "id")[: size + 1])
+        page = Page(rows=rows[:size], has_next=len(rows) > size, has_previous=bool(after_cursor))
+    if page.rows:
+        page.next_cursor = _encode_cursor(page.rows[-1])
+        page.previous_cursor = _encode_cursor(page.rows[0])
+    else:
+        page.has_next = False
+    return page
 
 
 def order_detail(order_id: int) -> Order:
@@ -122,7 +204,7 @@ def caller_lookup(phone: str) -> tuple[str, list[CallerMatch]]:
     customer_ids = CustomerPhone.objects.filter(number=number).values("customer_id")
     customers = list(
         Customer.objects.filter(pk__in=customer_ids)
-        .select_related("manager")
+        .select_related("manager", "score")
         .prefetch_related("tags")
         .order_by("id")[:10]
     )

@@ -34,7 +34,9 @@ def _order_url(order_id: int) -> str:
 def _list_page(request: HttpRequest, form: OrderFilterForm, mine: bool) -> HttpResponse:
     params = form.params()
     if mine:
-        params = selectors.OrderListParams(status=params.status, manager=str(request.user.pk))
+        params = selectors.OrderListParams(
+            status=params.status, manager=str(request.user.pk), sort=params.sort
+        )
     page = selectors.order_page(
         params, after=request.GET.get("after", ""), before=request.GET.get("before", "")
     )

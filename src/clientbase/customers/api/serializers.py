@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clientbase.accounts.models import User
+from clientbase.analytics.choices import Importance, RfmSegment
 from clientbase.customers.choices import (
     ConsentChannel,
     ConsentState,
@@ -91,6 +93,31 @@ class StatsField(serializers.Field):
         return dict(CustomerStatsSerializer(stats_of(customer)).data)
 
 
+def score_fields(customer: Customer) -> dict[str, Any]:
+    """Importance, RFM segment and p_alive of the last analytics refresh (None before one)."""
+    try:
+        score = customer.score
+    except ObjectDoesNotExist:
+        return {"importance": None, "rfm_segment": None, "p_alive": None}
+    return {
+        "importance": score.importance,
+        "rfm_segment": score.rfm_segment,
+        "p_alive": score.p_alive,
+    }
+
+
+class ScoreFieldsMixin(serializers.Serializer):
+    importance = serializers.ChoiceField(
+        choices=Importance.choices,
+        allow_null=True,
+        help_text=_("1 low, 2 normal, 3 high, 4 VIP; null before the first analytics refresh."),
+    )
+    rfm_segment = serializers.ChoiceField(choices=RfmSegment.choices, allow_null=True)
+    p_alive = serializers.FloatField(
+        allow_null=True, help_text=_("Probability that the customer is still active, 0 to 1.")
+    )
+
+
 class CustomerListItemSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     display_name = serializers.CharField()
@@ -148,6 +175,9 @@ class CustomerCardSerializer(serializers.Serializer):
     addresses = AddressSerializer(many=True, source="addresses.all")
     consents = ConsentSerializer(many=True, source="consents.all")
     stats = StatsField(source="*")
+    importance = serializers.SerializerMethodField()
+    rfm_segment = serializers.SerializerMethodField()
+    p_alive = serializers.SerializerMethodField()
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -157,6 +187,18 @@ class CustomerCardSerializer(serializers.Serializer):
 
     def get_tags(self, customer: Customer) -> list[str]:
         return sorted(t.name for t in customer.tags.all())
+
+    @extend_schema_field(serializers.ChoiceField(choices=Importance.choices, allow_null=True))
+    def get_importance(self, customer: Customer) -> int | None:
+        return score_fields(customer)["importance"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=RfmSegment.choices, allow_null=True))
+    def get_rfm_segment(self, customer: Customer) -> str | None:
+        return score_fields(customer)["rfm_segment"]
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_p_alive(self, customer: Customer) -> float | None:
+        return score_fields(customer)["p_alive"]
 
 
 class CustomerWriteSerializer(serializers.Serializer):
@@ -254,7 +296,7 @@ class OpenOrderSerializer(serializers.Serializer):
     placed_at = serializers.DateTimeField()
 
 
-class CustomerLookupSerializer(serializers.Serializer):
+class CustomerLookupSerializer(ScoreFieldsMixin, serializers.Serializer):
     id = serializers.IntegerField()
     display_name = serializers.CharField()
     kind = serializers.ChoiceField(choices=CustomerKind.choices)

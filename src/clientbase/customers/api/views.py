@@ -33,6 +33,7 @@ from clientbase.customers.api.serializers import (
     CustomerStatsSerializer,
     CustomerWriteSerializer,
     OpenOrderSerializer,
+    score_fields,
     stats_of,
 )
 from clientbase.customers.filtersets import CustomerFilterSet
@@ -57,6 +58,8 @@ LIST_FILTERS = [
     OpenApiParameter("status", str, enum=["active", "archived", "stoplisted"]),
     OpenApiParameter("manager", str, description=_("Manager's user id, or none.")),
     OpenApiParameter("birth_month", int, description=_("1 to 12.")),
+    OpenApiParameter("r", int, description=_("R score of the analytics refresh, 1 to 5.")),
+    OpenApiParameter("f", int, description=_("F score of the analytics refresh, 1 to 5.")),
     OpenApiParameter("sort", str, enum=list(selectors.SORTS)),
     CURSOR,
 ]
@@ -267,7 +270,7 @@ class CustomerLookupView(APIView):
         # the tags and the newest open orders by the (customer, placed_at) index.
         owners = list(
             CustomerPhone.objects.filter(number=number)
-            .select_related("customer__manager", "customer__stats")
+            .select_related("customer__manager", "customer__stats", "customer__score")
             .order_by("customer_id")[:10]
         )
         if not owners:
@@ -292,6 +295,7 @@ class CustomerLookupView(APIView):
             "manager": customer.manager.username if customer.manager_id else None,
             "tags": sorted(customer.tags.values_list("name", flat=True)),
             "stats": CustomerStatsSerializer(stats_of(customer)).data,
+            **score_fields(customer),
             "open_orders": OpenOrderSerializer(open_orders, many=True).data,
             "other_customer_ids": [p.customer_id for p in owners[1:]],
         }
