@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -988,22 +988,35 @@ def canonical(text: str) -> str:
 # ---------------------------------------------------------------- compiling to Q
 
 
+def _drives(node: Node) -> bool:
+    """Whether a condition other than a tag can give the database an index range to start from."""
+    return isinstance(node, Condition) and node.field != "tag"
+
+
 @dataclass
 class _Compiler:
     today: dt.date
     tz: dt.tzinfo = field(default_factory=timezone.get_current_timezone)
+    # Inside an AND with another indexed condition, a tag is probed per customer through the
+    # (customer, tag) unique index; alone, it is read as the list of the tag's customers.
+    # Measured on 1M customers: city+kind+tag 179 ms as a list, 78 ms probed.
+    tag_probe: bool = False
 
     def compile(self, node: Node) -> Q:
         if isinstance(node, Condition):
             return self.condition(node)
         if isinstance(node, Not):
             return ~self.compile(node.item)
+        saved = self.tag_probe
+        if isinstance(node, And) and any(_drives(item) for item in node.items):
+            self.tag_probe = True
         combined = self.compile(node.items[0])
         for item in node.items[1:]:
             if isinstance(node, And):
                 combined &= self.compile(item)
             else:
                 combined |= self.compile(item)
+        self.tag_probe = saved
         return combined
 
     def condition(self, node: Condition) -> Q:
@@ -1024,12 +1037,21 @@ class _Compiler:
         spec = FIELD_BY_NAME[node.field]
         kind = spec.type
         if kind == "tag":
-            from clientbase.customers.models import Customer
+            from clientbase.customers.models import Customer, Tag
 
-            through = Customer.tags.through.objects.filter(tag__name__in=list(node.values))
+            # Tag ids first (a small table): the probe then needs no join per customer.
+            tag_ids = list(
+                Tag.objects.filter(name__in=list(node.values)).values_list("pk", flat=True)
+            )
+            through = Customer.tags.through.objects.filter(tag_id__in=tag_ids)
+            if self.tag_probe:
+                return Q(Exists(through.filter(customer_id=OuterRef("pk"))))
             return Q(pk__in=through.values("customer_id"))
         if kind == "consent":
             return self.consent(spec.path, set(node.values))
+        if kind == "bool":
+            # "IN (true)", not a bare column: SQLite uses the index only for a comparison.
+            return Q(**{f"{spec.path}__in": [node.values[0]]})
         if kind == "has":
             present = ~Q(**{spec.path: ""})
             return present if node.values[0] else ~present
