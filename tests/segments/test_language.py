@@ -398,3 +398,15 @@ def test_random_token_sequences_compile_or_fail_clearly(people, tokens):
 def test_random_conditions_compile_or_fail_clearly(people, field, op, value):
     text = f"{field} {op} ({value})" if "in" in op else f"{field} {op} {value}"
     _compile_or_clear_error(text)
+
+
+def test_the_examples_of_the_reference_compile(db):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "segments.md").read_text()
+    section = text.split("## Examples", 1)[1].split("##", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    queries = [cell.strip().strip("`") for row in rows for cell in row.strip("|").split("|")]
+    assert len(queries) == 14
+    for query in queries:
+        compile_query(query, today=TODAY)
