@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clientbase.accounts.choices import Role
 from clientbase.analytics.models import CustomerScore
@@ -129,3 +129,11 @@ def people(db: Any) -> dict[str, Customer]:
         importance=1,
     )
     return {"a": a, "b": b, "c": c}
+
+
+@pytest.fixture(autouse=True)
+def _english(settings: Any) -> Any:
+    """Messages are asserted in English (the msgids); one test checks the Russian catalogue."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield

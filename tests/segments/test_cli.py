@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 
 def test_count_prints_the_number(people, capsys):
@@ -22,7 +23,7 @@ def test_count_json(people, capsys):
 
 
 def test_bad_query_prints_the_position_and_exits_2(db, capsys):
-    with pytest.raises(SystemExit) as info:
+    with translation.override("en"), pytest.raises(SystemExit) as info:
         call_command("segment", "count", "orders >= x")
     assert info.value.code == 2
     err = capsys.readouterr().err

@@ -410,3 +410,11 @@ def test_the_examples_of_the_reference_compile(db):
     assert len(queries) == 14
     for query in queries:
         compile_query(query, today=TODAY)
+
+
+def test_errors_are_translated(db):
+    from django.utils import translation
+
+    with translation.override("ru"), pytest.raises(SegmentQueryError) as info:
+        compile_query("город = 'x' and foo = 1")
+    assert info.value.message.startswith("Неизвестное поле «foo» в позиции 17")
