@@ -251,6 +251,21 @@ def test_models_fitted_with_enough_data():
     assert {row.importance for row in rows} >= {Importance.HIGH, Importance.NORMAL}
 
 
+def test_models_fitted_on_a_sample_still_score_every_customer(monkeypatch):
+    from clientbase.analytics import services
+
+    _simulate(300)
+    full = analytics_refresh(as_of=AS_OF).models["bgnbd"]
+    monkeypatch.setattr(services, "FIT_SAMPLE", 250)
+    sampled = analytics_refresh(as_of=AS_OF).models["bgnbd"]
+
+    assert set(sampled) == {"r", "alpha", "a", "b", "time_unit"}, sampled
+    assert sampled != full  # really fitted on other data
+    rows = list(CustomerScore.objects.all())
+    assert len(rows) == 300
+    assert all(row.p_alive is not None and 0 <= row.p_alive <= 1 for row in rows)
+
+
 def test_cli_json_shape(handmade):
     out = io.StringIO()
     call_command("analytics", "refresh", "--as-of", AS_OF.isoformat(), "--json", stdout=out)

@@ -465,6 +465,9 @@ def customer_lifetime_value(
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     order_value = gamma_gamma_expected_value(gg, frequency, monetary)
+    if discount_rate_per_unit == 0.0:
+        # Without discounting the sum telescopes: one evaluation gives the same value.
+        steps = 1
     step = horizon / steps
     previous = np.zeros_like(order_value)
     discounted_purchases = np.zeros_like(order_value)

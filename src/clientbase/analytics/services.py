@@ -13,10 +13,8 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -29,8 +27,6 @@ from clientbase.orders.models import Order
 logger = logging.getLogger(__name__)
 
 EPOCH = datetime.date(2000, 1, 1)  # day numbers count from here, in the shop's time zone
-# SQLite's julianday() of 2000-01-01 00:00 is 2451544.5: adding 0.5 makes midnights integers.
-_SQLITE_EPOCH_JULIAN = 2451544.5
 
 IMPORTANCE_DEFAULTS: dict[str, Any] = {
     "vip_percentile": 99,  # top 1 % of buyers by value are VIP; None switches this off
@@ -98,49 +94,33 @@ class _Purchases:
     first_day_revenue: np.ndarray
 
 
-def _cutoff(as_of: datetime.date, tz: ZoneInfo) -> datetime.datetime:
-    """The first instant after `as_of` in the shop's time zone."""
-    return datetime.datetime.combine(as_of + datetime.timedelta(days=1), datetime.time(), tz)
-
-
 def _purchases(as_of: datetime.date) -> _Purchases:
     """One aggregate over the delivered orders placed on or before `as_of`, by customer.
 
-    The day of a purchase is its date in the shop's time zone. On SQLite that is computed
-    natively (julianday + the zone's UTC offset on `as_of`: Django's own date functions are
-    Python callbacks, far too slow for a million rows); the offset is fixed, which is exact for
-    zones without daylight saving time, such as every Russian zone.
+    It reads only the covering index (status, customer, placed_day, total): Order.placed_day is
+    the purchase's day in the shop's time zone, stored when the order is saved, so no date
+    function runs per row. Each customer's first-day revenue, needed for the mean value of
+    repeat purchases, is one index lookup per customer on (status, customer, first day).
     """
-    tz = ZoneInfo(settings.TIME_ZONE)
-    cutoff = _cutoff(as_of, tz)
-    table = Order._meta.db_table
-    if connection.vendor == "sqlite":
-        offset = (cutoff.utcoffset() or datetime.timedelta()).total_seconds() / 86400
-        day = f"CAST(julianday(placed_at) - {_SQLITE_EPOCH_JULIAN!r} + {offset!r} AS INTEGER)"
-        params: list[Any] = [
-            OrderStatus.DELIVERED,
-            connection.ops.adapt_datetimefield_value(cutoff),
-        ]
-    else:
-        day = f"((placed_at AT TIME ZONE %s)::date - DATE '{EPOCH.isoformat()}')"
-        params = [settings.TIME_ZONE, OrderStatus.DELIVERED, cutoff]
-    # The window gives each order its customer's first purchase day, so the first day's
-    # revenue (needed for the mean value of repeat purchases) comes from the same single pass.
+    table = connection.ops.quote_name(Order._meta.db_table)
+    # Only the table name (from the model) is interpolated; values go through placeholders.
     sql = f"""
-        SELECT customer_id, MIN(day), MAX(day), COUNT(*), COUNT(DISTINCT day), SUM(total),
-               SUM(CASE WHEN day = first_day THEN total ELSE 0 END)
+        SELECT t.customer_id, t.first_day, t.last_day, t.orders, t.days, t.revenue,
+               (SELECT SUM(o.total) FROM {table} o
+                WHERE o.status = %s AND o.customer_id = t.customer_id
+                  AND o.placed_day = t.first_day)
         FROM (
-            SELECT customer_id, total, day, MIN(day) OVER (PARTITION BY customer_id) AS first_day
-            FROM (
-                SELECT customer_id, total, {day} AS day FROM {table}
-                WHERE status = %s AND placed_at < %s
-            ) AS orders
-        ) AS days
-        GROUP BY customer_id
-        ORDER BY customer_id
-    """  # noqa: S608 - only constants and the table name are interpolated
+            SELECT customer_id, MIN(placed_day) AS first_day, MAX(placed_day) AS last_day,
+                   COUNT(*) AS orders, COUNT(DISTINCT placed_day) AS days, SUM(total) AS revenue
+            FROM {table}
+            WHERE status = %s AND placed_day <= %s
+            GROUP BY customer_id
+        ) t
+        ORDER BY t.customer_id
+    """  # noqa: S608
+    delivered = OrderStatus.DELIVERED
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [delivered, delivered, (as_of - EPOCH).days])
         rows = cursor.fetchall()
     if not rows:
         empty_int = np.zeros(0, dtype=np.int64)
@@ -205,6 +185,19 @@ def rfm_scores(
     return scores[0], scores[1], scores[2]
 
 
+# Model parameters are estimated from at most this many customers, a seeded random sample:
+# their standard errors are already small at this size (see tests/analytics/test_clv.py), and
+# the fit stays within the refresh budget however big the base is. Every customer is then
+# scored with the fitted parameters.
+FIT_SAMPLE = 30_000
+
+
+def _fit_sample(size: int) -> np.ndarray | slice:
+    if size <= FIT_SAMPLE:
+        return slice(None)
+    return np.sort(np.random.default_rng(0).choice(size, FIT_SAMPLE, replace=False))
+
+
 def _fit_models(
     purchases: _Purchases, as_of_day: int, horizon_days: int
 ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray | None]]:
@@ -240,7 +233,8 @@ def _fit_models(
     }
     bgnbd = None
     try:
-        bgnbd = clv.bgnbd_fit(x, t_x, age)
+        sample = _fit_sample(x.size)
+        bgnbd = clv.bgnbd_fit(x[sample], t_x[sample], age[sample])
         outputs["p_alive"] = np.asarray(clv.bgnbd_p_alive(bgnbd, x, t_x, age), dtype=np.float64)
         outputs["expected_purchases"] = np.asarray(
             clv.bgnbd_expected_purchases(bgnbd, float(horizon_days), x, t_x, age),
@@ -264,7 +258,10 @@ def _fit_models(
     usable = repeat & (mean_repeat > 0)
     x_spend = np.where(usable, x, 0.0)
     try:
-        gamma_gamma = clv.gamma_gamma_fit(x[usable], mean_repeat[usable])
+        spend_sample = _fit_sample(int(usable.sum()))
+        gamma_gamma = clv.gamma_gamma_fit(
+            x[usable][spend_sample], mean_repeat[usable][spend_sample]
+        )
         outputs["expected_order_value"] = np.asarray(
             clv.gamma_gamma_expected_value(gamma_gamma, x_spend, mean_repeat), dtype=np.float64
         )
@@ -345,7 +342,7 @@ def importance_levels(
     return levels
 
 
-def _upsert_rows(rows: list[tuple[Any, ...]]) -> None:
+def _write_rows(rows: list[tuple[Any, ...]]) -> None:
     columns = [
         "customer_id",
         "as_of",
@@ -362,15 +359,27 @@ def _upsert_rows(rows: list[tuple[Any, ...]]) -> None:
         "clv",
         "importance",
     ]
-    table = CustomerScore._meta.db_table
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+    table = connection.ops.quote_name(CustomerScore._meta.db_table)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - constants only
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
     )
+    # Every customer gets a row, so the table is rewritten whole inside the refresh's
+    # transaction (readers keep seeing the previous scores until the commit): delete and insert
+    # cost less than half of an upsert per row. On SQLite, whose one writer holds the database
+    # anyway, the secondary indexes are dropped and built again afterwards, one sort each
+    # instead of 100k random inserts into each; on PostgreSQL that would lock out readers.
+    rebuild = connection.vendor == "sqlite"
+    editor = connection.schema_editor()
+    editor.deferred_sql = []  # used only to render index SQL, never entered as a context
+    indexes = CustomerScore._meta.indexes if rebuild else []
     with connection.cursor() as cursor:
+        for index in indexes:
+            cursor.execute(str(index.remove_sql(CustomerScore, editor)))
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - the model's table name
         cursor.executemany(sql, rows)
+        for index in indexes:
+            cursor.execute(str(index.create_sql(CustomerScore, editor)))
 
 
 @transaction.atomic
@@ -406,14 +415,13 @@ def analytics_refresh(*, as_of: datetime.date | None = None) -> RefreshResult:
     importance[vip_marked] = Importance.VIP
 
     def spread(values: np.ndarray | None, default: Any, digits: int | None = None) -> list[Any]:
-        column: list[Any] = [default] * total
-        if values is None:
-            return column
-        if digits is not None:
-            values = np.round(values, digits)
-        for index, item in zip(position.tolist(), values.tolist(), strict=True):
-            column[index] = item
-        return column
+        """Buyers' values at their customers' places, `default` for everyone else."""
+        column = np.full(total, default, dtype=object)
+        if values is not None:
+            if digits is not None:
+                values = np.round(values, digits)
+            column[position] = values.tolist()
+        return column.tolist()
 
     segments = [SEGMENT_CODES[i] for i in segment_index.tolist()]
     rows = list(
@@ -439,7 +447,7 @@ def analytics_refresh(*, as_of: datetime.date | None = None) -> RefreshResult:
         # Dates as ISO text, the way Django stores them on SQLite.
         iso = as_of.isoformat()
         rows = [(row[0], iso, *row[2:]) for row in rows]
-    _upsert_rows(rows)
+    _write_rows(rows)
 
     counts = np.bincount(segment_index, minlength=len(SEGMENT_CODES))
     rfm_sizes = {code: int(counts[i]) for i, code in enumerate(SEGMENT_CODES)}

@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clientbase.core.models import TimeStampedModel
 from clientbase.orders.choices import OrderSource, OrderStatus, PaymentMethod
 
 MONEY = {"max_digits": 14, "decimal_places": 2, "default": Decimal("0")}
+DAY_EPOCH = datetime.date(2000, 1, 1)
+
+
+def local_day(moment: datetime.datetime) -> int:
+    """Days since 2000-01-01 of the moment's date in the shop's time zone.
+
+    Stored with each order so analytics can group purchases by day straight from an index,
+    without a date function per row over millions of orders.
+    """
+    return (timezone.localtime(moment).date() - DAY_EPOCH).days
+
+
+class OrderQuerySet(models.QuerySet["Order"]):
+    """Keeps Order.placed_day in step with placed_at on bulk writes too."""
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Order]:
+        objs = list(objs)
+        for order in objs:
+            if order.placed_at is not None:
+                order.placed_day = local_day(order.placed_at)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def update(self, **kwargs: Any) -> int:
+        if "placed_at" in kwargs:
+            if not isinstance(kwargs["placed_at"], datetime.datetime):
+                raise ValueError("placed_at can only be updated to a datetime value")
+            kwargs["placed_day"] = local_day(kwargs["placed_at"])
+        return super().update(**kwargs)
 
 
 class Order(TimeStampedModel):
@@ -26,6 +57,7 @@ class Order(TimeStampedModel):
         related_name="orders",
     )
     placed_at = models.DateTimeField(_("placed at"), db_index=True)
+    placed_day = models.IntegerField(editable=False, default=0)
     status = models.CharField(
         _("status"), max_length=12, choices=OrderStatus.choices, default=OrderStatus.NEW
     )
@@ -51,6 +83,8 @@ class Order(TimeStampedModel):
         related_name="orders",
     )
 
+    objects = OrderQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("order")
         verbose_name_plural = _("orders")
@@ -61,10 +95,22 @@ class Order(TimeStampedModel):
         indexes = [
             models.Index(fields=["customer", "-placed_at"], name="order_customer_idx"),
             models.Index(fields=["manager", "status", "-placed_at"], name="order_manager_idx"),
+            # Covers the analytics refresh: delivered orders by customer and day, with totals.
+            models.Index(
+                fields=["status", "customer", "placed_day", "total"], name="order_analytics_idx"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"№{self.external_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.placed_at is not None:
+            self.placed_day = local_day(self.placed_at)
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None and "placed_at" in update_fields:
+                kwargs["update_fields"] = {*update_fields, "placed_day"}
+        super().save(*args, **kwargs)
 
 
 class OrderItem(models.Model):

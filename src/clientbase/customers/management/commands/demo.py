@@ -52,7 +52,7 @@ from clientbase.customers.models import (
 from clientbase.customers.normalize import validate_bank_account
 from clientbase.customers.services import customer_derive
 from clientbase.orders.choices import OrderSource, OrderStatus, PaymentMethod
-from clientbase.orders.models import Order, OrderItem, OrderStatusChange
+from clientbase.orders.models import Order, OrderItem, OrderStatusChange, local_day
 
 T = TypeVar("T")
 M = TypeVar("M", bound=models.Model)
@@ -660,6 +660,7 @@ class DemoGenerator:
                     "external_id": str(self.order_number),
                     "customer_id": pool.ids[slot],
                     "placed_at": placed,
+                    "placed_day": local_day(placed),
                     "status": status,
                     "currency": "RUB",
                     "subtotal": subtotal,
