@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clientbase.core.forms import BootstrapMixin
 from clientbase.segments.models import Segment
@@ -12,7 +13,7 @@ from clientbase.segments.models import Segment
 class SegmentForm(BootstrapMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     kind = forms.ChoiceField(
-        label=_("Kind"),
+        label=pgettext_lazy("segment", "Kind"),
         choices=Segment.Kind.choices,
         initial=Segment.Kind.DYNAMIC,
         help_text=_(
