@@ -114,3 +114,62 @@ def test_create_find_by_other_phone_format_edit_and_audit(page, live_server):
     assert "anna.manager" in table
     assert "Анна" in table
     assert "Мария" in table
+
+
+def _log_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("form:has(input[name=password]) button[type=submit]")
+    page.wait_for_url(re.compile(r".*/customers/$"))
+
+
+def test_segment_builder_writes_and_reads_the_query_and_the_preview_counts(page, live_server):
+    from clientbase.segments.models import Segment
+
+    factories.make_user(role=Role.MARKETER, username="maria.marketer")
+    for name in ("Альфа", "Бета"):
+        factories.make_customer(kind="company", company_name=f"ООО {name}", city="Москва")
+    factories.make_customer(kind="company", company_name="ООО Гамма", city="Казань")
+    factories.make_customer(city="Москва")
+    base = live_server.url
+    _log_in(page, base, "maria.marketer")
+
+    page.goto(f"{base}/segments/new/")
+    first = page.locator("#segment-builder [data-row]").first
+    first.wait_for()
+    first.locator("[data-field]").select_option("kind")
+    first.locator("[data-op]").select_option("=")
+    first.locator("[data-value]").fill("company")
+    page.click("#segment-builder button.btn-outline-primary")  # add a condition
+    second = page.locator("#segment-builder [data-row]").nth(1)
+    second.locator("[data-field]").select_option("city")
+    second.locator("[data-op]").select_option("=")
+    second.locator("[data-value]").fill("Москва")
+    query = page.locator("#segment-form textarea[name=query]")
+    assert query.input_value() == 'kind = company and city = "Москва"'
+    # The live preview counts on the server: two Moscow companies.
+    page.locator("#segment-preview", has_text="ООО Альфа").wait_for()
+    preview = page.inner_text("#segment-preview")
+    assert "ООО Бета" in preview
+    assert "ООО Гамма" not in preview
+
+    # Text typed by hand is read back into rows.
+    query.fill('kind = person or city = "Казань"')
+    page.click("[data-builder-read]")
+    page.locator("#segment-builder [data-row]").nth(1).locator("[data-join]").wait_for()
+    rows = page.locator("#segment-builder [data-row]")
+    page.wait_for_function(
+        "document.querySelectorAll('#segment-builder [data-row]')[1]"
+        ".querySelector('[data-value]').value === 'Казань'"
+    )
+    assert rows.count() == 2
+    assert rows.nth(1).locator("[data-join]").input_value() == "or"
+    assert rows.nth(0).locator("[data-field]").input_value() == "kind"
+
+    page.fill("#segment-form input[name=name]", "Москва, компании")
+    query.fill('kind = company and city = "Москва"')
+    page.click("#segment-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/segments/\d+/$"))
+    segment = Segment.objects.get(name="Москва, компании")
+    assert segment.query == 'kind = company and city = "Москва"'
