@@ -418,3 +418,51 @@ def test_errors_are_translated(db):
     with translation.override("ru"), pytest.raises(SegmentQueryError) as info:
         compile_query("город = 'x' and foo = 1")
     assert info.value.message.startswith("Неизвестное поле «foo» в позиции 17")
+
+
+def test_an_or_of_indexed_sets_inside_an_and_matches_exactly(db):
+    """`kind = company and (tag = X or vip)` compiles the OR as id sets: the same customers."""
+    from clientbase.segments.selectors import segment_count
+
+    expected_ids = {}
+    for kind in ("company", "person"):
+        for tags in ([], ["VIP"], ["Скидки"], ["VIP", "Скидки"]):
+            for vip in (False, True):
+                customer = factories.make_customer(phones=[], tags=tags)
+                Customer.objects.filter(pk=customer.pk).update(kind=kind, vip=vip, city="Казань")
+                expected_ids[customer.pk] = (kind, set(tags), vip)
+
+    def expect(predicate) -> set[int]:
+        return {pk for pk, (kind, tags, vip) in expected_ids.items() if predicate(kind, tags, vip)}
+
+    def ids(query: str) -> set[int]:
+        q = compile_query(query, today=TODAY)
+        return set(Customer.objects.filter(q).values_list("pk", flat=True))
+
+    cases = [
+        (
+            'kind = company and (tag = "VIP" or vip)',
+            lambda k, t, v: k == "company" and ("VIP" in t or v),
+        ),
+        (
+            'kind = company and (tag in ("VIP", "Скидки") or vip)',
+            lambda k, t, v: k == "company" and (bool(t) or v),
+        ),
+        (
+            'city = "Казань" and (tag = "VIP" or vip = false or kind = person)',
+            lambda k, t, v: "VIP" in t or not v or k == "person",
+        ),
+        (
+            'kind = company and not (tag = "VIP" or vip)',
+            lambda k, t, v: k == "company" and "VIP" not in t and not v,
+        ),
+        ('kind = person and (tag = "нет такого" or vip)', lambda k, t, v: k == "person" and v),
+    ]
+    for query, predicate in cases:
+        want = expect(predicate)
+        assert want and ids(query) == want, query
+        # Counted once each, however many of the OR's sets a customer is in.
+        assert segment_count(query, today=TODAY) == len(want), query
+    # The OR became `pk IN (…) OR pk IN (…)`: no probe of the tag per customer.
+    sql = str(Customer.objects.filter(compile_query(cases[0][0], today=TODAY)).query)
+    assert "EXISTS" not in sql.upper()

@@ -993,6 +993,24 @@ def _drives(node: Node) -> bool:
     return isinstance(node, Condition) and node.field != "tag"
 
 
+# Fields whose "=" / "in" an index on the customer table (or the tag table) answers as a list of
+# customer ids without reading customer rows: see _Compiler.member_ids.
+INDEXED_SETS = frozenset(
+    {"kind", "status", "city", "vip", "manager", "created", "birthday", "birth_month", "tag"}
+)
+
+
+def _indexed_set(node: Node) -> bool:
+    """Whether a condition is a positive test an index serves as a set of customer ids."""
+    if not isinstance(node, Condition) or node.field not in INDEXED_SETS:
+        return False
+    if node.field == "birthday":
+        return node.op == "within"
+    if node.field == "created":
+        return node.op in ("=", "<", "<=", ">", ">=")
+    return node.op in ("=", "in") and not any(isinstance(v, RelativeDate) for v in node.values)
+
+
 @dataclass
 class _Compiler:
     today: dt.date
@@ -1001,13 +1019,26 @@ class _Compiler:
     # (customer, tag) unique index; alone, it is read as the list of the tag's customers.
     # Measured on 1M customers: city+kind+tag 179 ms as a list, 78 ms probed.
     tag_probe: bool = False
+    # Compiling an item of an AND (directly or under NOT): an OR there is checked per candidate
+    # row of the AND's other conditions.
+    in_and: bool = False
 
     def compile(self, node: Node) -> Q:
         if isinstance(node, Condition):
             return self.condition(node)
         if isinstance(node, Not):
             return ~self.compile(node.item)
-        saved = self.tag_probe
+        if isinstance(node, Or) and self.in_and and all(_indexed_set(i) for i in node.items):
+            # `kind = company and (tag = X or vip)`: as `tag probe OR vip column` the database
+            # reads every company's row (100k random reads on 1M customers: 390 ms); as
+            # `pk IN (ids) OR pk IN (ids)` it builds both small id sets from their indexes and
+            # tests each company's id, which the kind index already holds: 60 ms.
+            combined = self.member_ids(node.items[0])
+            for item in node.items[1:]:
+                combined |= self.member_ids(item)
+            return combined
+        saved = self.tag_probe, self.in_and
+        self.in_and = isinstance(node, And)
         if isinstance(node, And) and any(_drives(item) for item in node.items):
             self.tag_probe = True
         combined = self.compile(node.items[0])
@@ -1016,8 +1047,21 @@ class _Compiler:
                 combined &= self.compile(item)
             else:
                 combined |= self.compile(item)
-        self.tag_probe = saved
+        self.tag_probe, self.in_and = saved
         return combined
+
+    def member_ids(self, node: Node) -> Q:
+        """`pk IN (the ids of the customers matching node)`, the ids read from an index."""
+        from clientbase.customers.models import Customer
+
+        assert isinstance(node, Condition)  # an _indexed_set condition
+        saved = self.tag_probe
+        self.tag_probe = False  # a tag as the list of its customers
+        q = self.condition(node)
+        self.tag_probe = saved
+        if node.field == "tag":
+            return q
+        return Q(pk__in=Customer.objects.filter(q).values("pk"))
 
     def condition(self, node: Condition) -> Q:
         if node.op == "not in":
