@@ -84,7 +84,13 @@ def test_matrix_is_exactly_the_documented_one():
 
 @pytest.mark.parametrize(
     "perm",
-    [Perm.AUDIT_VIEW, Perm.STAFF_MANAGE, Perm.CUSTOM_FIELD_MANAGE, Perm.CUSTOMER_DELETE],
+    [
+        Perm.AUDIT_VIEW,
+        Perm.STAFF_MANAGE,
+        Perm.CUSTOM_FIELD_MANAGE,
+        Perm.CUSTOMER_DELETE,
+        Perm.ANALYTICS_MANAGE,
+    ],
 )
 def test_only_admin_has(perm):
     assert [role for role in Role.values if role_has(role, perm)] == [Role.ADMIN]

@@ -23,6 +23,7 @@ class Perm(StrEnum):
     AUDIT_VIEW = "audit.view"
     STAFF_MANAGE = "staff.manage"
     ANALYTICS_VIEW = "analytics.view"  # dashboard, RFM grid, model figures
+    ANALYTICS_MANAGE = "analytics.manage"  # scoring settings, refresh on demand
     SEGMENT_MANAGE = "segment.manage"  # save, change, freeze and delete segments
 
 

@@ -1,11 +1,13 @@
-"""Reads of the analytics app for the RFM grid: cell sizes and money, named segment sizes."""
+"""Reads of the analytics app: the RFM grid (cells, segment sizes) and the last refresh."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Avg, Count
+from django.utils.translation import gettext_lazy as _
 
 from clientbase.analytics.choices import RfmSegment
 from clientbase.analytics.models import CustomerScore, ModelFit
@@ -55,3 +57,55 @@ def rfm_grid() -> RfmGrid:
     grid.segments = [(code, str(label), sizes.get(code, 0)) for code, label in RfmSegment.choices]
     grid.last_fit = ModelFit.objects.order_by("-at", "-pk").first()
     return grid
+
+
+# Display names of the models a refresh records (ModelFit.models_json keys), in page order.
+MODEL_LABELS = {
+    "bgnbd": _("BG/NBD: probability of being active and expected purchases"),
+    "gamma_gamma": _("Gamma-Gamma: expected order value"),
+    "clv": _("Customer lifetime value"),
+}
+TIME_UNITS = {"day": _("days"), "week": _("weeks")}
+
+
+@dataclass
+class FittedModel:
+    code: str
+    label: str
+    parameters: list[tuple[str, float]] = field(default_factory=list)
+    time_unit: str = ""
+    error: str = ""  # the model's own message; the page says "not enough data: RFM only"
+
+
+@dataclass
+class LastRefresh:
+    fit: ModelFit
+    models: list[FittedModel]
+
+
+def last_refresh() -> LastRefresh | None:
+    """The latest analytics refresh with each model's parameters or error, None before any."""
+    fit = ModelFit.objects.order_by("-at", "-pk").first()
+    if fit is None:
+        return None
+    recorded: dict[str, Any] = fit.models_json if isinstance(fit.models_json, dict) else {}
+    codes = [code for code in MODEL_LABELS if code in recorded]
+    codes += sorted(code for code in recorded if code not in MODEL_LABELS)
+    models = []
+    for code in codes:
+        entry = recorded[code] if isinstance(recorded[code], dict) else {}
+        unit = str(entry.get("time_unit", ""))
+        models.append(
+            FittedModel(
+                code=code,
+                label=str(MODEL_LABELS.get(code, code)),
+                parameters=[
+                    (name, float(value))
+                    for name, value in entry.items()
+                    if name not in ("error", "time_unit") and isinstance(value, int | float)
+                ],
+                time_unit=str(TIME_UNITS.get(unit, unit)),
+                error=str(entry.get("error", "")),
+            )
+        )
+    return LastRefresh(fit=fit, models=models)

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clientbase.analytics.choices import Importance, RfmSegment
 from clientbase.analytics.models import CustomerScore, ModelFit, ScoringConfig
+from clientbase.core import audit
+from clientbase.core.choices import AuditAction
 from clientbase.customers.models import Customer
 from clientbase.orders.choices import OrderStatus
 from clientbase.orders.models import Order
@@ -464,4 +470,158 @@ def analytics_refresh(*, as_of: datetime.date | None = None) -> RefreshResult:
     return result
 
 
-__all__ = ["RefreshResult", "analytics_refresh", "importance_levels", "rfm_scores"]
+# ---------------------------------------------------------------- the shop's scoring settings
+
+HORIZON_DAYS_MAX = 3650  # ten years: beyond that a lifetime value means little
+# Importance keys whose value may be null, and what null means there: "no percentile rule".
+_NULLABLE_IMPORTANCE = {"vip_percentile", "high_percentile", "vip_value", "high_value"}
+
+
+def _number(value: Any) -> float | None:
+    """A finite real number as float, or None for anything else (text, bool, NaN, infinity)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _plain(value: Any) -> int | float:
+    """Whole numbers as int, others as float, for a JSON value that reads back as written."""
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _clean_cut_points(name: str, values: Any) -> list[int | float] | None:
+    """Four ascending numbers of zero or more, as `_edges` reads them, or None (quintiles)."""
+    if values is None or values == [] or values == ():
+        return None
+    if not isinstance(values, list | tuple) or len(values) != 4 or None in values:
+        raise ValidationError(
+            {name: _("Enter four cut points, or leave all four empty to use quintiles.")}
+        )
+    numbers = [_number(v) for v in values]
+    if any(n is None or n < 0 for n in numbers):
+        raise ValidationError({name: _("Cut points must be numbers of zero or more.")})
+    cut_points = [_plain(v) for v in values]
+    if cut_points != sorted(cut_points):
+        raise ValidationError(
+            {name: _("Cut points must be in ascending order, each not less than the one before.")}
+        )
+    return cut_points
+
+
+def _clean_importance(settings_: Any) -> dict[str, Any]:
+    """Only the keys of IMPORTANCE_DEFAULTS, each within the range importance_levels needs."""
+    if not isinstance(settings_, dict):
+        raise ValidationError({"importance": _("Importance settings must be a set of keys.")})
+    unknown = sorted(set(settings_) - set(IMPORTANCE_DEFAULTS))
+    if unknown:
+        raise ValidationError(
+            {
+                "importance": _("Unknown importance settings: %(keys)s.")
+                % {"keys": ", ".join(unknown)}
+            }
+        )
+    bounds: dict[str, tuple[float, float | None, str]] = {
+        "vip_percentile": (0, 100, _("A percentile must be a number from 0 to 100.")),
+        "high_percentile": (0, 100, _("A percentile must be a number from 0 to 100.")),
+        "vip_value": (0, None, _("A value must be an amount of zero or more.")),
+        "high_value": (0, None, _("A value must be an amount of zero or more.")),
+        "min_p_alive": (0, 1, _("A probability must be a number from 0 to 1.")),
+        "inactive_days": (0, None, _("Days must be a number of zero or more.")),
+    }
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for key, value in settings_.items():
+        if value is None and key in _NULLABLE_IMPORTANCE:
+            cleaned[key] = None
+            continue
+        low, high, message = bounds[key]
+        number = _number(value)
+        if number is None or number < low or (high is not None and number > high):
+            errors[key] = message
+        else:
+            cleaned[key] = _plain(number)
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def scoring_config_snapshot(config: ScoringConfig) -> dict[str, Any]:
+    return {
+        "rfm_thresholds": config.rfm_thresholds,
+        "importance": config.importance,
+        "horizon_days": config.horizon_days,
+    }
+
+
+@transaction.atomic
+def scoring_config_save(*, actor: Any, data: dict[str, Any]) -> ScoringConfig:
+    """Replace the shop's scoring settings (the one row, created on first save). Audited.
+
+    `data` has the model's shape: `rfm_thresholds` (dimension -> four ascending numbers; a
+    dimension left out or empty uses quintiles), `importance` (keys of IMPORTANCE_DEFAULTS; a
+    key left out uses its default) and `horizon_days`. Everything is checked before anything is
+    written, so what is saved is exactly what the refresh reads; a ValidationError names the
+    dimension or key at fault.
+    """
+    errors: dict[str, list[str]] = {}
+    thresholds_in = data.get("rfm_thresholds") or {}
+    thresholds: dict[str, list[int | float]] = {}
+    if not isinstance(thresholds_in, dict) or set(thresholds_in) - set(RFM_DIMENSIONS):
+        errors["rfm_thresholds"] = [_("RFM thresholds are set for recency, frequency, monetary.")]
+    else:
+        for name in RFM_DIMENSIONS:
+            try:
+                cut_points = _clean_cut_points(name, thresholds_in.get(name))
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+            else:
+                if cut_points is not None:
+                    thresholds[name] = cut_points
+    importance: dict[str, Any] = {}
+    try:
+        importance = _clean_importance(data.get("importance") or {})
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    horizon = data.get("horizon_days")
+    if (
+        isinstance(horizon, bool)
+        or not isinstance(horizon, int)
+        or not 1 <= horizon <= HORIZON_DAYS_MAX
+    ):
+        errors["horizon_days"] = [
+            _("The horizon must be a whole number of days from 1 to %(max)d.")
+            % {"max": HORIZON_DAYS_MAX}
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+    config = ScoringConfig.objects.select_for_update().order_by("pk").first()
+    creating = config is None
+    if config is None:
+        config = ScoringConfig()
+        before: dict[str, Any] = {}
+    else:
+        before = scoring_config_snapshot(config)
+    config.rfm_thresholds = thresholds
+    config.importance = importance
+    config.horizon_days = int(horizon)
+    config.full_clean()
+    config.save()
+    audit.record(
+        action=AuditAction.CREATE if creating else AuditAction.UPDATE,
+        actor=actor,
+        obj=config,
+        changes=audit.diff(before, scoring_config_snapshot(config)),
+    )
+    return config
+
+
+__all__ = [
+    "RefreshResult",
+    "analytics_refresh",
+    "importance_levels",
+    "rfm_scores",
+    "scoring_config_save",
+]
