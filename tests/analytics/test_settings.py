@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from clientbase.accounts.choices import Role
 from clientbase.analytics.models import CustomerScore, ModelFit, ScoringConfig
@@ -37,6 +38,14 @@ VALID = {
     "min_p_alive": "0.2",
     "horizon_days": "180",
 }
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """Messages are asserted by their English msgids; Russian has its own test below."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
@@ -245,3 +254,13 @@ def test_refresh_now_creates_a_model_fit_and_the_page_shows_it(clients):
     assert "Not enough data: RFM only." in text
     messages = [str(m) for m in clients[Role.ADMIN].get(URL).context["messages"]]
     assert messages == []  # shown once, on the page after the redirect
+
+
+def test_messages_are_in_russian_for_russian_users(settings, clients):
+    settings.LANGUAGE_CODE = "ru"
+    with translation.override("ru"):
+        response = clients[Role.ADMIN].post(SAVE_URL, {"horizon_days": "0"})
+    assert response.context["form"].errors == {
+        "horizon_days": ["Горизонт должен быть целым числом дней от 1 до 3650."]
+    }
+    assert "Настройки оценок" in response.content.decode()

@@ -596,6 +596,7 @@ def scoring_config_save(*, actor: Any, data: dict[str, Any]) -> ScoringConfig:
         ]
     if errors:
         raise ValidationError(errors)
+    assert isinstance(horizon, int)  # checked above; tells the type checker
 
     config = ScoringConfig.objects.select_for_update().order_by("pk").first()
     creating = config is None
@@ -606,7 +607,7 @@ def scoring_config_save(*, actor: Any, data: dict[str, Any]) -> ScoringConfig:
         before = scoring_config_snapshot(config)
     config.rfm_thresholds = thresholds
     config.importance = importance
-    config.horizon_days = int(horizon)
+    config.horizon_days = horizon
     config.full_clean()
     config.save()
     audit.record(
