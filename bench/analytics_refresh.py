@@ -10,20 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CLIENTBASE = str(ROOT / ".venv" / "bin" / "clientbase")
-
-
-def run(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [CLIENTBASE, *args], env=env, check=True, capture_output=True, text=True
-    ).stdout
+from _base import ROOT, demo_base
 
 
 def main() -> None:
@@ -34,29 +25,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(ROOT / "var" / "bench-analytics"))
     args = parser.parse_args()
 
-    data_dir = Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CLIENTBASE_DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}
-    env.pop("DATABASE_URL", None)
-    run(env, "migrate", "--no-input")
-    db_path = data_dir / "clientbase.sqlite3"
-    with sqlite3.connect(db_path) as db:
-        have = db.execute("SELECT COUNT(*) FROM customers_customer").fetchone()[0]
-    if have < args.customers:
-        if have:
-            raise SystemExit(f"{db_path} holds {have} customers; remove it to refill")
-        start = time.perf_counter()
-        run(
-            env,
-            "demo",
-            "--customers",
-            str(args.customers),
-            "--orders",
-            str(args.orders),
-            "--seed",
-            "5",
-        )
-        print(f"filled in {time.perf_counter() - start:.0f} s")
+    env = demo_base(Path(args.data_dir), customers=args.customers, orders=args.orders, seed=5)
 
     os.environ.update({k: v for k, v in env.items() if k in ("CLIENTBASE_DATA_DIR", "LOG_LEVEL")})
     os.environ.pop("DATABASE_URL", None)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
 import re
 import sqlite3
@@ -24,15 +23,9 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CLIENTBASE = str(ROOT / ".venv" / "bin" / "clientbase")
+from _base import CLIENTBASE, ROOT, run, sqlite_env
+
 PG_URL = "postgres://postgres@127.0.0.1:5432/clientbase_bench"
-
-
-def run(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [CLIENTBASE, *args], env=env, check=True, capture_output=True, text=True
-    ).stdout
 
 
 def token_for(env: dict[str, str], scopes: str) -> str:
@@ -161,8 +154,7 @@ def bench_lookup(data_dir: Path, lookups: int, port: int) -> None:
     if not db_path.exists():
         print(f"lookup: no base at {data_dir}; run bench/customer_list.py first")
         return
-    env = {**os.environ, "CLIENTBASE_DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}
-    env.pop("DATABASE_URL", None)
+    env = sqlite_env(data_dir)
     run(env, "migrate", "--no-input")
     with sqlite3.connect(db_path) as db:
         total = db.execute("SELECT MAX(id) FROM customers_customer").fetchone()[0]
@@ -225,9 +217,7 @@ def main() -> None:
     sqlite_dir = ROOT / "var" / "bench-api"
     if (sqlite_dir / "clientbase.sqlite3").exists():
         (sqlite_dir / "clientbase.sqlite3").unlink()
-    sqlite_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CLIENTBASE_DATA_DIR": str(sqlite_dir), "LOG_LEVEL": "WARNING"}
-    env.pop("DATABASE_URL", None)
+    env = sqlite_env(sqlite_dir)
     print("Orders through POST /api/v1/orders/ (one client, one server process):")
     bench_orders("SQLite", env, args.orders, args.port)
     if pg_answers():

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import random
 import re
 import sqlite3
@@ -23,15 +22,9 @@ import time
 import urllib.parse
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CLIENTBASE = str(ROOT / ".venv" / "bin" / "clientbase")
+from _base import CLIENTBASE, ROOT, demo_base, run
+
 PASSWORD = "bench-password-Kx93"  # noqa: S105 - a throwaway bench base
-
-
-def run(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [CLIENTBASE, *args], env=env, check=True, capture_output=True, text=True
-    ).stdout
 
 
 class Session:
@@ -100,19 +93,8 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CLIENTBASE_DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}
-    env.pop("DATABASE_URL", None)
-    run(env, "migrate", "--no-input")
+    env = demo_base(data_dir, customers=args.customers, orders=0, seed=7)
     db_path = data_dir / "clientbase.sqlite3"
-    with sqlite3.connect(db_path) as db:
-        have = db.execute("SELECT COUNT(*) FROM customers_customer").fetchone()[0]
-    if have < args.customers:
-        if have:
-            raise SystemExit(f"{db_path} holds {have} customers; remove it to refill")
-        start = time.perf_counter()
-        print(run(env, "demo", "--customers", str(args.customers), "--orders", "0", "--seed", "7"))
-        print(f"filled {args.customers} customers in {time.perf_counter() - start:.0f} s")
     run(
         env,
         "shell",
