@@ -34,6 +34,8 @@ run: $(STAMP)
 	$(BIN)/clientbase migrate --no-input
 	$(BIN)/clientbase createadmin --if-none
 	$(BIN)/clientbase demo --if-empty --customers 2000 --orders 6000
+	@# Scores (RFM, importance) from the start; the worker refreshes them nightly after that.
+	$(BIN)/clientbase analytics refresh
 	$(BIN)/clientbase serve
 
 lint: $(STAMP)
