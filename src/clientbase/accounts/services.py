@@ -46,7 +46,7 @@ def apitoken_create(*, actor: Any, name: str, scopes: Sequence[str]) -> tuple[Ap
             prefix=key[:10],
             key_hash=token_hash(key),
             scopes=clean,
-            created_by=actor if getattr(actor, "pk", None) else None,
+            created_by=audit.staff_actor(actor),
         )
         audit.record(
             action=AuditAction.CREATE,

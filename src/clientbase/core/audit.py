@@ -32,6 +32,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def staff_actor(actor: Any) -> Any:
+    """The actor as a staff user for foreign keys, or None: API tokens and scripts are not users."""
+    return actor if getattr(actor, "pk", None) else None
+
+
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 

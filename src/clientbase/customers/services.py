@@ -471,7 +471,7 @@ def _sync_consents(customer: Customer, consents: Sequence[ConsentInput]) -> None
 
 def _timeline(customer: Customer, kind: str, actor: Any, **data: Any) -> TimelineEvent:
     return TimelineEvent.objects.create(
-        customer=customer, kind=kind, actor=actor if getattr(actor, "pk", None) else None, data=data
+        customer=customer, kind=kind, actor=audit.staff_actor(actor), data=data
     )
 
 
@@ -514,7 +514,7 @@ def customer_create(
     """Create a customer. A likely duplicate raises DuplicateWarning unless confirmed."""
     phones = _clean_phones(data.phones or [])
     emails = _clean_emails(data.emails or [])
-    customer = Customer(created_by=actor if getattr(actor, "pk", None) else None)
+    customer = Customer(created_by=audit.staff_actor(actor))
     _apply_input(customer, data)
     if "custom_fields" not in data.fields:
         # A new card must satisfy required custom fields even when the caller sent none.
@@ -751,7 +751,12 @@ def customers_bulk_tag(
         sorted_names = sorted(names)
         TimelineEvent.objects.bulk_create(
             [
-                TimelineEvent(customer_id=cid, kind=kind, actor=actor, data={"tags": sorted_names})
+                TimelineEvent(
+                    customer_id=cid,
+                    kind=kind,
+                    actor=audit.staff_actor(actor),
+                    data={"tags": sorted_names},
+                )
                 for cid in changed
             ]
         )
@@ -782,7 +787,7 @@ def customers_bulk_assign_manager(
                 TimelineEvent(
                     customer_id=c.pk,
                     kind=TimelineKind.MANAGER,
-                    actor=actor,
+                    actor=audit.staff_actor(actor),
                     data={"from": c.manager_id, "to": manager_id},
                 )
                 for c in changed

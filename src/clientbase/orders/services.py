@@ -196,7 +196,7 @@ def _propose_stoplist(customer: Customer, stats: CustomerStats, actor: Any) -> N
         TimelineEvent.objects.create(
             customer=customer,
             kind=TimelineKind.NOTE,
-            actor=_staff(actor),
+            actor=audit.staff_actor(actor),
             data={"stoplist_proposed": True, "refused_cod": stats.refused_cod_count},
         )
 
@@ -315,14 +315,11 @@ def _order_snapshot(order: Order) -> dict[str, Any]:
     return {n: getattr(order, n) for n in names}
 
 
-def _staff(actor: Any) -> Any:
-    """The actor as a staff user for foreign keys; API tokens and scripts are not users."""
-    return actor if getattr(actor, "pk", None) else None
-
-
 def _status_change(order: Order, status: str, at: dt.datetime, actor: Any) -> bool:
     """Record the new status; returns True when it also set the delivery time."""
-    OrderStatusChange.objects.create(order=order, status=status, at=at, actor=_staff(actor))
+    OrderStatusChange.objects.create(
+        order=order, status=status, at=at, actor=audit.staff_actor(actor)
+    )
     if status == OrderStatus.DELIVERED and order.delivered_at is None:
         order.delivered_at = at
         return True
@@ -333,7 +330,7 @@ def _order_timeline(customer: Customer, order: Order, actor: Any, **data: Any) -
     TimelineEvent.objects.create(
         customer=customer,
         kind=TimelineKind.ORDER,
-        actor=_staff(actor),
+        actor=audit.staff_actor(actor),
         data={"order": order.pk, "number": order.external_id, "status": order.status, **data},
     )
 

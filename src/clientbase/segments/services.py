@@ -63,7 +63,7 @@ def segment_save(
         raise ValidationError({"query": exc.message}) from exc
     creating = segment is None
     if segment is None:
-        segment = Segment(created_by=actor if getattr(actor, "pk", None) else None)
+        segment = Segment(created_by=audit.staff_actor(actor))
         before: dict[str, Any] = {}
     else:
         segment = Segment.objects.select_for_update().get(pk=segment.pk)
