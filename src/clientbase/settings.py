@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "clientbase.orders",
     "clientbase.analytics",
     "clientbase.segments",
+    "clientbase.imports",
 ]
 
 MIDDLEWARE = [

@@ -25,6 +25,7 @@ class Perm(StrEnum):
     ANALYTICS_VIEW = "analytics.view"  # dashboard, RFM grid, model figures
     ANALYTICS_MANAGE = "analytics.manage"  # scoring settings, refresh on demand
     SEGMENT_MANAGE = "segment.manage"  # save, change, freeze and delete segments
+    IMPORT_RUN = "import.run"  # import customer and order files, undo imports
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -38,6 +39,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.CUSTOMER_BULK,
             Perm.CUSTOMER_DOCUMENT,
             Perm.CUSTOMER_EXPORT,
+            Perm.IMPORT_RUN,
             Perm.TAG_MANAGE,
             Perm.ANALYTICS_VIEW,
             Perm.SEGMENT_MANAGE,

@@ -1,0 +1,10 @@
+"""Import and export of customers and orders: files in, files out."""
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ImportsConfig(AppConfig):
+    name = "clientbase.imports"
+    label = "imports"
+    verbose_name = _("Import and export")
