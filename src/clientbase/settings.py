@@ -259,6 +259,9 @@ ORDER_CURRENCY = os.environ.get("ORDER_CURRENCY", "RUB").upper()
 # After this many refused cash-on-delivery parcels a customer is proposed for the stop-list.
 STOPLIST_PROPOSE_AFTER_REFUSALS = int(os.environ.get("STOPLIST_PROPOSE_AFTER_REFUSALS", "2"))
 
+# Import and export: uploaded files over this size are refused before they are read.
+IMPORT_MAX_FILE_MB = int(os.environ.get("IMPORT_MAX_FILE_MB", "512"))
+
 # REST API: machines authenticate with API tokens whose scopes decide what they may do.
 API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")
 REST_FRAMEWORK = {
