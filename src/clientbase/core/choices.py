@@ -11,6 +11,8 @@ class AuditAction(models.TextChoices):
     VIEW = "view", _("Viewed")
     SEARCH = "search", _("Searched")
     EXPORT = "export", _("Exported")
+    IMPORT = "import", _("Imported")
+    IMPORT_UNDO = "import_undo", _("Import undone")
     LOGIN = "login", _("Logged in")
     LOGIN_FAILED = "login_failed", _("Failed log-in")
     LOGOUT = "logout", _("Logged out")

@@ -105,6 +105,8 @@ class ImportBatch(models.Model):
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
+    # [[row, reason], ...]: the error file is written from these after the last batch.
+    rejects = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [

@@ -1,0 +1,784 @@
+"""Customer files: match rows against the base, merge duplicates, create and update in sets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clientbase.customers.choices import ConsentState, CustomerKind
+from clientbase.customers.models import (
+    Address,
+    Consent,
+    Customer,
+    CustomerEmail,
+    CustomerPhone,
+    Tag,
+)
+from clientbase.customers.normalize import search_key
+from clientbase.imports import sqlbulk
+from clientbase.imports.choices import ChangeAction, ImportMode
+from clientbase.imports.models import ImportChange, ImportJob
+
+# Card fields a file may set directly, compared with the stored value to find changes.
+SCALAR_FIELDS = (
+    "external_id",
+    "last_name",
+    "first_name",
+    "middle_name",
+    "company_name",
+    "kind",
+    "gender",
+    "birthday",
+    "inn",
+    "kpp",
+    "ogrn",
+    "bank_bic",
+    "bank_account",
+    "legal_address",
+    "notes",
+    "vip",
+)
+LIST_FIELDS = ("phones", "emails", "tags")
+ADDRESS_FIELDS = ("postal_code", "region", "city", "address")
+CONSENT_FIELDS = {"consent_email": "email", "consent_sms": "sms"}
+IDENTITY_FIELDS = ("external_id", "last_name", "first_name", "company_name", "phones", "emails")
+EXAMPLES = 5
+# Cyrillic and ASCII names lower-case the same in polars as with str.casefold(); other
+# scripts go through search_key itself so search finds them exactly as typed.
+_SIMPLE_TEXT = r"^[\x00-\x7FА-яЁё]*$"
+
+
+@dataclass
+class Outcome:
+    """What one batch did (or, in a dry run, would do)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    rejects: list[tuple[int, str, str, str]] = field(default_factory=list)  # row, col, value, why
+    created_ids: list[int] = field(default_factory=list)
+    created_customer_ids: list[int] = field(default_factory=list)
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def example(self, outcome: str, item: dict[str, Any]) -> None:
+        bucket = self.examples.setdefault(outcome, [])
+        if len(bucket) < EXAMPLES:
+            bucket.append(item)
+
+
+# ---------------------------------------------------------------- matching
+
+
+@dataclass
+class Keys:
+    """Match keys of one row: external id, e-mails, phones (normalised)."""
+
+    external_id: str | None
+    emails: list[str]
+    phones: list[str]
+
+    def of(self, kind: str) -> list[str]:
+        if kind == "external_id":
+            return [self.external_id] if self.external_id else []
+        return self.emails if kind == "email" else self.phones
+
+
+def lookup_customers(keys: Sequence[Keys], match_by: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Existing customer ids by external id, e-mail and phone, for every key in the batch.
+
+    Chunked IN lookups through indexes: a handful of queries per 50,000 rows. Where two
+    customers share an e-mail or a phone, the oldest (lowest id) is the match.
+    """
+    found: dict[str, dict[str, int]] = {"external_id": {}, "email": {}, "phone": {}}
+    wanted = {kind: sorted({v for k in keys for v in k.of(kind)}) for kind in match_by}
+    for chunk in sqlbulk.chunks(wanted.get("external_id", [])):
+        for ext, cid in Customer.objects.filter(external_id__in=chunk).values_list(
+            "external_id", "id"
+        ):
+            found["external_id"][ext] = cid
+    for chunk in sqlbulk.chunks(wanted.get("email", [])):
+        rows = CustomerEmail.objects.filter(address__in=chunk).values_list("address", "customer_id")
+        for address, cid in rows:
+            if cid < found["email"].get(address, cid + 1):
+                found["email"][address] = cid
+    for chunk in sqlbulk.chunks(wanted.get("phone", [])):
+        rows = CustomerPhone.objects.filter(number__in=chunk).values_list("number", "customer_id")
+        for number, cid in rows:
+            if cid < found["phone"].get(number, cid + 1):
+                found["phone"][number] = cid
+    return found
+
+
+def resolve(keys: Sequence[Keys], match_by: Sequence[str]) -> tuple[list[int | None], list[int]]:
+    """Each row's existing customer (or None) and its group: rows of one customer share one.
+
+    A row matches by the first key kind in `match_by` that finds a customer. Rows that match
+    nothing are grouped when they share a key (duplicates inside the file become one new
+    customer); a row sharing a key with a matched row joins that row's customer.
+    """
+    found = lookup_customers(keys, match_by)
+    matched: list[int | None] = []
+    for row_keys in keys:
+        hit = None
+        for kind in match_by:
+            hit = next((found[kind][v] for v in row_keys.of(kind) if v in found[kind]), None)
+            if hit is not None:
+                break
+        matched.append(hit)
+
+    parent = list(range(len(keys)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    # Matched rows first, so a key they bring claims the group for their customer.
+    order = sorted(range(len(keys)), key=lambda i: matched[i] is None)
+    for i in order:
+        tokens = [f"c:{matched[i]}"] if matched[i] is not None else []
+        tokens += [f"{kind}:{v}" for kind in match_by for v in keys[i].of(kind)]
+        for token in tokens:
+            j = owner.setdefault(token, i)
+            a, b = root(i), root(j)
+            if a == b:
+                continue
+            if matched[a] is not None and matched[b] is not None and matched[a] != matched[b]:
+                continue  # two different existing customers are never merged by an import
+            if matched[a] is None:
+                a, b = b, a
+            parent[b] = a
+    groups = [root(i) for i in range(len(keys))]
+    for i, g in enumerate(groups):
+        if matched[i] is None and matched[g] is not None:
+            matched[i] = matched[g]
+    return matched, groups
+
+
+# ---------------------------------------------------------------- the batch
+
+
+class CustomerImport:
+    """Processes normalised batches of a customer file for one job."""
+
+    def __init__(self, job: ImportJob, *, write: bool) -> None:
+        self.job = job
+        self.write = write
+        self.match_by = [k for k in job.match_by if k in ("external_id", "email", "phone")]
+        self.now = timezone.now()
+
+    # -- entry point
+
+    def process(self, norm: pl.DataFrame) -> Outcome:
+        outcome = Outcome()
+        norm = self._reject_invalid(norm, outcome)
+        if norm.is_empty():
+            return outcome
+        keys = [
+            Keys(ext, list(emails or []), list(phones or []))
+            for ext, emails, phones in zip(
+                _column(norm, "external_id"),
+                _column(norm, "emails"),
+                _column(norm, "phones"),
+                strict=True,
+            )
+        ]
+        matched, groups = resolve(keys, self.match_by)
+        norm = norm.with_columns(
+            pl.Series("__customer", matched, dtype=pl.Int64),
+            pl.Series("__group", groups, dtype=pl.Int64),
+        )
+        merged = _merge(norm)
+        new = merged.filter(pl.col("__customer").is_null())
+        old = merged.filter(pl.col("__customer").is_not_null())
+        if self.job.mode == ImportMode.UPDATE:
+            reason = _("No customer in the base matches this row (the import only updates).")
+            for row in norm.filter(pl.col("__customer").is_null())["__row"].to_list():
+                outcome.rejects.append((row, "", "", reason))
+            outcome.duplicates += (
+                norm.filter(pl.col("__customer").is_not_null()).height - old.height
+            )
+            new = new.clear()
+        else:
+            outcome.duplicates += norm.height - merged.height
+        if self.job.mode == ImportMode.CREATE and old.height:
+            outcome.unchanged += old.height
+            for item in old.head(EXAMPLES).select("__row", "__customer").to_dicts():
+                outcome.example("unchanged", {"row": item["__row"], "customer": item["__customer"]})
+            old = old.clear()
+        if new.height:
+            self._create(new, outcome)
+        if old.height:
+            self._update(old, outcome)
+        return outcome
+
+    # -- validation
+
+    def _reject_invalid(self, norm: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
+        bad = norm.filter(pl.col("__error_reason").is_not_null())
+        for row, column, value, reason in bad.select(
+            "__row", "__error_column", "__error_value", "__error_reason"
+        ).iter_rows():
+            outcome.rejects.append((row, column or "", value or "", reason))
+        norm = norm.filter(pl.col("__error_reason").is_null())
+        present = [c for c in IDENTITY_FIELDS if c in norm.columns]
+        if not present:
+            has_identity = pl.lit(False)
+        else:
+            has_identity = pl.any_horizontal(
+                [
+                    pl.col(c).list.len().fill_null(0) > 0
+                    if norm.schema[c] == pl.List(pl.String)
+                    else pl.col(c).is_not_null()
+                    for c in present
+                ]
+            )
+        nameless = norm.filter(~has_identity)
+        reason = _("The row has no name, company, phone, e-mail or id: nothing to import.")
+        for row in nameless["__row"].to_list():
+            outcome.rejects.append((row, "", "", reason))
+        return norm.filter(has_identity)
+
+    # -- new customers, as sets
+
+    def _create(self, new: pl.DataFrame, outcome: Outcome) -> None:
+        outcome.created += new.height
+        for item in new.head(EXAMPLES).to_dicts():
+            outcome.example("created", _public(item))
+        if not self.write:
+            return
+        ids = sqlbulk.allocate_ids(Customer, new.height)
+        outcome.created_ids.extend(ids)
+        frame = _customer_frame(new.with_columns(pl.Series("id", ids, dtype=pl.Int64)), self.now)
+        frame = _with_search_name(frame)
+        columns = [
+            "id",
+            "created_at",
+            "updated_at",
+            "kind",
+            "last_name",
+            "first_name",
+            "middle_name",
+            "gender",
+            "birthday",
+            "birth_month",
+            "birth_day",
+            "company_name",
+            "inn",
+            "kpp",
+            "ogrn",
+            "bank_bic",
+            "bank_account",
+            "legal_address",
+            "external_id",
+            "notes",
+            "vip",
+            "search_name",
+            "primary_phone",
+            "primary_email",
+            "city",
+            "created_by_id",
+        ]
+        sqlbulk.insert_rows(
+            Customer,
+            columns,
+            frame.select(columns).iter_rows(),
+            constants={
+                "document_type": "''",
+                "document_number": "''",
+                "status": "'active'",
+                "stoplist_reason": "''",
+                "stoplist_comment": "''",
+                "source": "'import'",
+                "interests": "'[]'",
+                "custom_fields": "'{}'",
+                "version": "1",
+            },
+        )
+        self._insert_contacts(frame)
+
+    def _insert_contacts(self, frame: pl.DataFrame) -> None:
+        if "phones" in frame.columns:
+            phones = _explode(frame, "phones")
+            sqlbulk.insert_rows(
+                CustomerPhone,
+                ["customer_id", "number", "is_primary"],
+                phones.iter_rows(),
+                constants={"kind": "'mobile'"},
+            )
+        if "emails" in frame.columns:
+            emails = _explode(frame, "emails")
+            sqlbulk.insert_rows(
+                CustomerEmail, ["customer_id", "address", "is_primary"], emails.iter_rows()
+            )
+        if "address" in frame.columns:
+            addresses = frame.filter(pl.col("address").is_not_null()).select(
+                "id",
+                _text(frame, "postal_code", 12),
+                _text(frame, "region", 100),
+                _text(frame, "city", 100),
+                pl.col("address"),
+            )
+            sqlbulk.insert_rows(
+                Address,
+                ["customer_id", "postal_code", "region", "city", "line"],
+                addresses.iter_rows(),
+                constants={"label": "''", "comment": "''", "is_default": _true()},
+            )
+        if "tags" in frame.columns:
+            links = _explode(frame, "tags").select("customer_id", "value")
+            tag_ids = _tag_ids(links["value"].unique().to_list())
+            sqlbulk.insert_rows(
+                Customer.tags.through,
+                ["customer_id", "tag_id"],
+                ((cid, tag_ids[name]) for cid, name in links.iter_rows()),
+                ignore=True,
+            )
+        changed_at = sqlbulk.db_datetime(self.now)
+        for column, channel in CONSENT_FIELDS.items():
+            if column not in frame.columns:
+                continue
+            rows = frame.filter(pl.col(column).is_not_null()).select("id", column)
+            sqlbulk.insert_rows(
+                Consent,
+                ["customer_id", "state", "changed_at", "source"],
+                (
+                    (cid, _consent_state(value), changed_at, self._source())
+                    for cid, value in rows.iter_rows()
+                ),
+                constants={"channel": f"'{channel}'"},
+            )
+
+    def _source(self) -> str:
+        return f"import #{self.job.pk}"
+
+    # -- existing customers: compare, then change only what differs
+
+    def _update(self, old: pl.DataFrame, outcome: Outcome) -> None:
+        records = old.to_dicts()
+        ids = [int(r["__customer"]) for r in records]
+        current = _current(ids, lock=self.write)
+        plans: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
+        for record in records:
+            state = current.get(int(record["__customer"]))
+            if state is None:  # deleted since the lookup (PostgreSQL without the lock)
+                outcome.rejects.append(
+                    (record["__row"], "", "", _("The matching customer was deleted meanwhile."))
+                )
+                continue
+            plan = _plan(record, state)
+            if not plan:
+                outcome.unchanged += 1
+                outcome.example("unchanged", {"row": record["__row"], "customer": state["id"]})
+                continue
+            outcome.updated += 1
+            outcome.example(
+                "updated",
+                {"row": record["__row"], "customer": state["id"], "changes": _shown(plan)},
+            )
+            plans.append((record, state, plan))
+        if self.write and plans:
+            self._apply(plans)
+
+    def _apply(self, plans: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]) -> None:
+        now = sqlbulk.db_datetime(self.now)
+        changes: list[ImportChange] = []
+        by_shape: dict[tuple[str, ...], list[list[Any]]] = {}
+        phones: list[tuple[int, str, bool]] = []
+        emails: list[tuple[int, str, bool]] = []
+        tag_links: list[tuple[int, str]] = []
+        addresses: list[tuple[int, str, str, str, str, bool]] = []
+        consents: list[tuple[int, str, str]] = []
+        for _record, state, plan in plans:
+            cid = state["id"]
+            values = dict(plan["fields"])
+            before = {"fields": {k: _json(state[k]) for k in values}}
+            for number in plan["phones"]:
+                phones.append(
+                    (cid, number, not state["primary_phone"] and number == plan["phones"][0])
+                )
+            if plan["phones"] and not state["primary_phone"]:
+                values["primary_phone"] = plan["phones"][0]
+            for address in plan["emails"]:
+                emails.append(
+                    (cid, address, not state["primary_email"] and address == plan["emails"][0])
+                )
+            if plan["emails"] and not state["primary_email"]:
+                values["primary_email"] = plan["emails"][0]
+            tag_links += [(cid, name) for name in plan["tags"]]
+            if plan["address"]:
+                default = not state["has_default_address"]
+                addresses.append((cid, *plan["address"], default))
+                if default:
+                    values["city"] = plan["address"][2]
+            consents += [(cid, channel, new) for channel, new in plan["consents"].items()]
+            if any(
+                name in values
+                for name in ("last_name", "first_name", "middle_name", "kind", "company_name")
+            ):
+                merged = {**state, **values}
+                values["search_name"] = _search_name(merged)
+            if "birthday" in values:
+                birthday = values["birthday"]
+                values["birth_month"] = birthday.month if birthday else None
+                values["birth_day"] = birthday.day if birthday else None
+            before["primary_phone"] = state["primary_phone"]
+            before["primary_email"] = state["primary_email"]
+            before["city"] = state["city"]
+            before["search_name"] = state["search_name"]
+            before["phones"] = plan["phones"]
+            before["emails"] = plan["emails"]
+            before["tags"] = plan["tags"]
+            before["address"] = list(plan["address"]) if plan["address"] else None
+            before["consents"] = {ch: state["consents"].get(ch) for ch in plan["consents"]}
+            shape = tuple(sorted(values))
+            by_shape.setdefault(shape, []).append(
+                [_db(values[k]) for k in shape] + [now, cid, state["version"]]
+            )
+            changes.append(
+                ImportChange(
+                    job=self.job,
+                    action=ChangeAction.UPDATED,
+                    object_id=cid,
+                    version_after=state["version"] + 1,
+                    before=before,
+                )
+            )
+        for shape, rows in by_shape.items():
+            sqlbulk.update_rows(
+                Customer,
+                [*shape, "updated_at"],
+                rows,
+                where='"id" = %s AND "version" = %s',
+                also='"version" = "version" + 1',
+            )
+        sqlbulk.insert_rows(
+            CustomerPhone,
+            ["customer_id", "number", "is_primary"],
+            phones,
+            constants={"kind": "'mobile'"},
+        )
+        sqlbulk.insert_rows(CustomerEmail, ["customer_id", "address", "is_primary"], emails)
+        if tag_links:
+            tag_ids = _tag_ids([name for _cid, name in tag_links])
+            sqlbulk.insert_rows(
+                Customer.tags.through,
+                ["customer_id", "tag_id"],
+                ((cid, tag_ids[name]) for cid, name in tag_links),
+                ignore=True,
+            )
+        sqlbulk.insert_rows(
+            Address,
+            ["customer_id", "postal_code", "region", "city", "line", "is_default"],
+            addresses,
+            constants={"label": "''", "comment": "''"},
+        )
+        for cid, channel, new_state in consents:
+            Consent.objects.update_or_create(
+                customer_id=cid,
+                channel=channel,
+                defaults={"state": new_state, "changed_at": self.now, "source": self._source()},
+            )
+        ImportChange.objects.bulk_create(changes, batch_size=2000)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _column(frame: pl.DataFrame, name: str) -> list[Any]:
+    if name in frame.columns:
+        return frame[name].to_list()
+    return [None] * frame.height
+
+
+def _merge(norm: pl.DataFrame) -> pl.DataFrame:
+    """One row per group: later non-empty values win, contacts and tags are united."""
+    aggs: list[pl.Expr] = [pl.col("__row").first(), pl.col("__customer").first()]
+    for name, dtype in norm.schema.items():
+        if name.startswith("__"):
+            continue
+        if dtype == pl.List(pl.String):
+            aggs.append(pl.col(name).flatten().drop_nulls().unique(maintain_order=True))
+        else:
+            aggs.append(pl.col(name).drop_nulls().last())
+    return norm.group_by("__group", maintain_order=True).agg(aggs)
+
+
+def _text(frame: pl.DataFrame, name: str, length: int) -> pl.Expr:
+    if name in frame.columns:
+        return pl.col(name).fill_null("").str.slice(0, length).alias(name)
+    return pl.lit("").alias(name)
+
+
+def _true() -> str:
+    return "1" if connection.vendor == "sqlite" else "TRUE"
+
+
+def _customer_frame(new: pl.DataFrame, now: dt.datetime) -> pl.DataFrame:
+    """The rows of new customers with every column the insert writes, computed in polars."""
+    texts = {
+        "last_name": 100,
+        "first_name": 100,
+        "middle_name": 100,
+        "gender": 10,
+        "company_name": 255,
+        "inn": 12,
+        "kpp": 9,
+        "ogrn": 15,
+        "bank_bic": 9,
+        "bank_account": 20,
+        "legal_address": 500,
+        "notes": 100_000,
+        "city": 100,
+    }
+    exprs = [_text(new, name, length) for name, length in texts.items()]
+    frame = new.with_columns(exprs)
+    kind = pl.col("kind") if "kind" in new.columns else pl.lit(None, dtype=pl.String)
+    has_person = (pl.col("last_name") != "") | (pl.col("first_name") != "")
+    frame = frame.with_columns(
+        kind.fill_null(
+            pl.when((pl.col("company_name") != "") & ~has_person)
+            .then(pl.lit(CustomerKind.COMPANY.value))
+            .otherwise(pl.lit(CustomerKind.PERSON.value))
+        ).alias("kind")
+    )
+    stamp = sqlbulk.db_datetime(now)
+    if "registered_at" in new.columns:
+        registered = (
+            pl.col("registered_at")
+            .dt.replace_time_zone(settings.TIME_ZONE, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+        )
+        if connection.vendor == "sqlite":
+            created = registered.dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+        else:
+            created = registered
+        frame = frame.with_columns(created.fill_null(pl.lit(stamp)).alias("created_at"))
+    else:
+        frame = frame.with_columns(pl.lit(stamp).alias("created_at"))
+    if "birthday" in new.columns:
+        birthday = pl.col("birthday")
+        frame = frame.with_columns(
+            birthday.dt.month().cast(pl.Int64).alias("birth_month"),
+            birthday.dt.day().cast(pl.Int64).alias("birth_day"),
+            (birthday.dt.strftime("%Y-%m-%d") if connection.vendor == "sqlite" else birthday).alias(
+                "birthday"
+            ),
+        )
+    else:
+        frame = frame.with_columns(
+            pl.lit(None, dtype=pl.String).alias("birthday"),
+            pl.lit(None, dtype=pl.Int64).alias("birth_month"),
+            pl.lit(None, dtype=pl.Int64).alias("birth_day"),
+        )
+    first_of = {"phones": "primary_phone", "emails": "primary_email"}
+    for source, target in first_of.items():
+        if source in new.columns:
+            frame = frame.with_columns(pl.col(source).list.first().fill_null("").alias(target))
+        else:
+            frame = frame.with_columns(pl.lit("").alias(target))
+    if "address" in new.columns:
+        frame = frame.with_columns(pl.col("address").str.slice(0, 300))
+    return frame.with_columns(
+        pl.lit(stamp).alias("updated_at"),
+        (pl.col("external_id") if "external_id" in new.columns else pl.lit(None, pl.String)).alias(
+            "external_id"
+        ),
+        (pl.col("vip").fill_null(False) if "vip" in new.columns else pl.lit(False)).alias("vip"),
+        pl.lit(None, dtype=pl.Int64).alias("created_by_id"),
+    )
+
+
+def _with_search_name(frame: pl.DataFrame) -> pl.DataFrame:
+    """search_name as customers.normalize.search_key makes it, vectorised."""
+    company = pl.when(pl.col("kind") == CustomerKind.COMPANY).then(pl.col("company_name"))
+    joined = pl.concat_str(
+        [company, pl.col("last_name"), pl.col("first_name"), pl.col("middle_name")],
+        separator=" ",
+        ignore_nulls=True,
+    )
+    fast = (
+        joined.str.replace_all("ё", "е", literal=True)
+        .str.replace_all("Ё", "Е", literal=True)
+        .str.to_lowercase()
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars(" ")
+        .str.slice(0, 400)
+    )
+    frame = frame.with_columns(joined.alias("__joined"))
+    simple = frame["__joined"].str.contains(_SIMPLE_TEXT)
+    frame = frame.with_columns(fast.alias("search_name"))
+    if not simple.all():
+        exotic = frame["__joined"].to_list()
+        fixed = [
+            search_key(text)[:400] if not ok else None
+            for text, ok in zip(exotic, simple.to_list(), strict=True)
+        ]
+        frame = frame.with_columns(pl.Series("__fixed", fixed, dtype=pl.String)).with_columns(
+            pl.coalesce("__fixed", "search_name").alias("search_name")
+        )
+    return frame
+
+
+def _search_name(values: dict[str, Any]) -> str:
+    return search_key(
+        values.get("company_name") or "" if values.get("kind") == CustomerKind.COMPANY else "",
+        values.get("last_name") or "",
+        values.get("first_name") or "",
+        values.get("middle_name") or "",
+    )[:400]
+
+
+def _explode(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """(customer id, value, is_first) for every element of a list column."""
+    return (
+        frame.select(pl.col("id").alias("customer_id"), pl.col(column).alias("value"))
+        .with_columns(pl.int_ranges(0, pl.col("value").list.len()).alias("__pos"))
+        .explode("value", "__pos")
+        .filter(pl.col("value").is_not_null())
+        .select("customer_id", "value", (pl.col("__pos") == 0).alias("is_first"))
+    )
+
+
+def _tag_ids(names: Iterable[str]) -> dict[str, int]:
+    clean = sorted({name for name in names if name})
+    for chunk in sqlbulk.chunks(clean):
+        Tag.objects.bulk_create([Tag(name=n) for n in chunk], ignore_conflicts=True)
+    result: dict[str, int] = {}
+    for chunk in sqlbulk.chunks(clean):
+        result.update(Tag.objects.filter(name__in=chunk).values_list("name", "id"))
+    return result
+
+
+def _consent_state(value: bool) -> str:
+    return ConsentState.GRANTED if value else ConsentState.WITHDRAWN
+
+
+def _current(ids: Sequence[int], *, lock: bool) -> dict[int, dict[str, Any]]:
+    """Stored values of the matched customers with their contacts, tags and consents."""
+    result: dict[int, dict[str, Any]] = {}
+    fields = [
+        "id",
+        "version",
+        *SCALAR_FIELDS,
+        "city",
+        "primary_phone",
+        "primary_email",
+        "search_name",
+    ]
+    for chunk in sqlbulk.chunks(sorted(set(ids))):
+        query = Customer.objects.filter(id__in=chunk)
+        if lock and connection.vendor == "postgresql":
+            query = query.select_for_update()
+        for row in query.values(*fields):
+            row.update(phones=set(), emails=set(), tags=set(), addresses=set(), consents={})
+            row["has_default_address"] = False
+            result[row["id"]] = row
+        for cid, number in CustomerPhone.objects.filter(customer_id__in=chunk).values_list(
+            "customer_id", "number"
+        ):
+            result[cid]["phones"].add(number)
+        for cid, address in CustomerEmail.objects.filter(customer_id__in=chunk).values_list(
+            "customer_id", "address"
+        ):
+            result[cid]["emails"].add(address)
+        for cid, name in Customer.tags.through.objects.filter(customer_id__in=chunk).values_list(
+            "customer_id", "tag__name"
+        ):
+            result[cid]["tags"].add(name)
+        for cid, city, line, default in Address.objects.filter(customer_id__in=chunk).values_list(
+            "customer_id", "city", "line", "is_default"
+        ):
+            result[cid]["addresses"].add((city.casefold(), line.casefold()))
+            result[cid]["has_default_address"] |= default
+        for cid, channel, state in Consent.objects.filter(customer_id__in=chunk).values_list(
+            "customer_id", "channel", "state"
+        ):
+            result[cid]["consents"][channel] = state
+    return result
+
+
+def _plan(record: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """What differs between a merged file row and the stored customer; {} when nothing."""
+    fields: dict[str, Any] = {}
+    for name in SCALAR_FIELDS:
+        value = record.get(name)
+        if value is None or value == state[name]:
+            continue
+        fields[name] = value
+    city = record.get("city")
+    line = record.get("address")
+    if city is not None and line is None and city != state["city"]:
+        fields["city"] = city[:100]
+    phones = [p for p in record.get("phones") or [] if p not in state["phones"]]
+    emails = [e for e in record.get("emails") or [] if e not in state["emails"]]
+    tags = [t for t in record.get("tags") or [] if t not in state["tags"]]
+    address = None
+    if line is not None and ((city or "").casefold(), line.casefold()) not in state["addresses"]:
+        address = (
+            (record.get("postal_code") or "")[:12],
+            (record.get("region") or "")[:100],
+            (city or "")[:100],
+            line[:300],
+        )
+    consents = {}
+    for column, channel in CONSENT_FIELDS.items():
+        value = record.get(column)
+        if value is not None and state["consents"].get(channel) != _consent_state(value):
+            consents[channel] = _consent_state(value)
+    if not (fields or phones or emails or tags or address or consents):
+        return {}
+    return {
+        "fields": fields,
+        "phones": phones,
+        "emails": emails,
+        "tags": tags,
+        "address": address,
+        "consents": consents,
+    }
+
+
+def _shown(plan: dict[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {k: _json(v) for k, v in plan["fields"].items()}
+    for name in ("phones", "emails", "tags", "consents"):
+        if plan[name]:
+            shown[name] = plan[name]
+    if plan["address"]:
+        shown["address"] = ", ".join(p for p in plan["address"] if p)
+    return shown
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "row": item["__row"],
+        "fields": {
+            k: _json(v) for k, v in item.items() if not k.startswith("__") and v not in (None, [])
+        },
+    }
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, set):
+        return sorted(value)
+    return value
+
+
+def _db(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return sqlbulk.db_datetime(value)
+    if isinstance(value, dt.date) and connection.vendor == "sqlite":
+        return value.isoformat()
+    return value
