@@ -262,6 +262,9 @@ STOPLIST_PROPOSE_AFTER_REFUSALS = int(os.environ.get("STOPLIST_PROPOSE_AFTER_REF
 # Import and export: uploaded files over this size are refused before they are read.
 IMPORT_MAX_FILE_MB = int(os.environ.get("IMPORT_MAX_FILE_MB", "512"))
 
+# Exports (imports.exports): up to this many rows download at once; more go to a background job.
+EXPORT_INLINE_MAX_ROWS = int(os.environ.get("EXPORT_INLINE_MAX_ROWS", "10000"))
+
 # REST API: machines authenticate with API tokens whose scopes decide what they may do.
 API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/min")
 REST_FRAMEWORK = {

@@ -14,6 +14,7 @@ urlpatterns = [
     path("customers/", include("clientbase.customers.urls")),
     path("orders/", include("clientbase.orders.urls")),
     path("segments/", include("clientbase.segments.urls")),
+    path("imports/", include("clientbase.imports.urls")),
     path("audit/", include("clientbase.core.urls")),
     path("analytics/", include("clientbase.analytics.urls")),
     path("api/v1/", include("clientbase.api_urls")),

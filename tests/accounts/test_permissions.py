@@ -40,6 +40,7 @@ from clientbase.customers.models import (
     TimelineEvent,
 )
 from clientbase.customers.services import customer_snapshot
+from clientbase.imports.models import ExportJob
 from clientbase.orders.models import ManagerCapacity, Order
 from clientbase.orders.services import OrderInput, order_upsert
 from clientbase.segments.models import Segment
@@ -188,6 +189,7 @@ PK_OBJECT_BY_SEGMENT = {
     "api-tokens": "api_token",
     "orders": "order",
     "segments": "segment",
+    "exports": "export_job",
 }
 # Other keyword arguments, by name. A new name must be added here, or the suite fails.
 KWARG_VALUES = {
@@ -283,6 +285,10 @@ def world(users_by_role):
             0
         ],
         "segment": Segment.objects.create(name="Москва", query='city = "Москва"'),
+        # The manager's own job: its pages are for its creator and administrators only.
+        "export_job": ExportJob.objects.create(
+            kind="customers", file_format="csv", created_by=users_by_role[Role.MANAGER]
+        ),
     }
     clients = {}
     for role, user in users_by_role.items():

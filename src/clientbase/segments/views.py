@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clientbase.accounts.permissions import Perm, requires, user_has
-from clientbase.core import audit
-from clientbase.core.choices import AuditAction
 from clientbase.customers.models import CustomFieldDefinition, Tag
+from clientbase.imports.choices import ExportFormat, ImportKind
+from clientbase.imports.exports import ExportRequest, export_audit
 from clientbase.segments import export, selectors, services
 from clientbase.segments.forms import SegmentForm
 from clientbase.segments.language import (
@@ -233,11 +233,13 @@ def segment_export(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("segments:detail", pk=pk)
     # The log keeps which segment and how many rows; never the rows themselves.
-    audit.record_access(
-        action=AuditAction.EXPORT,
+    export_audit(
         actor=request.user,
-        obj=segment,
-        extra={"format": "csv", "rows": count, "query": segment.query},
+        request=ExportRequest(kind=ImportKind.CUSTOMERS, filters={}, segment_id=segment.pk),
+        file_format=ExportFormat.CSV,
+        columns=export.legacy_columns(),
+        rows=count,
+        via="web",
     )
     response = StreamingHttpResponse(
         export.csv_rows(members), content_type="text/csv; charset=utf-8"
