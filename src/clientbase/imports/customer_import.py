@@ -180,6 +180,9 @@ class CustomerImport:
 
     # -- entry point
 
+    def split_tail(self, norm: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        return norm, norm.clear()
+
     def process(self, norm: pl.DataFrame) -> Outcome:
         outcome = Outcome()
         norm = self._reject_invalid(norm, outcome)

@@ -35,6 +35,14 @@ REPORT_REJECTS = 50
 class Importer(Protocol):
     def process(self, norm: pl.DataFrame) -> Outcome: ...
 
+    def split_tail(self, norm: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(rows to process now, rows to hold for the next batch).
+
+        An order's item rows may straddle a batch boundary; the order importer holds back
+        the last order's rows so each order is written whole. Customers hold back nothing.
+        """
+        ...
+
 
 def job_path(job: ImportJob) -> Path:
     return Path(settings.DATA_DIR) / job.file_path
@@ -98,17 +106,27 @@ class Totals:
         }
 
 
-def _batches(job: ImportJob, table: Table, start_row: int) -> Iterator[pl.DataFrame]:
+def _batches(
+    job: ImportJob, table: Table, start_row: int, importer: Importer
+) -> Iterator[pl.DataFrame]:
     mapping = column_mapping(job)
     headers = {f"c{i}": h for i, h in enumerate(table.info.headers)}
+    held: pl.DataFrame | None = None
     for raw in table.batches(size=settings.IMPORT_BATCH_ROWS, start_row=start_row):
-        yield normalize_batch(
+        norm = normalize_batch(
             raw,
             mapping,
             job.kind,
             headers=headers,
             region=settings.DEFAULT_PHONE_REGION,
         )
+        if held is not None and held.height:
+            norm = pl.concat([held, norm], how="diagonal_relaxed")
+        norm, held = importer.split_tail(norm)
+        if norm.height:
+            yield norm
+    if held is not None and held.height:
+        yield held
 
 
 def dry_run(job: ImportJob) -> dict[str, Any]:
@@ -116,7 +134,7 @@ def dry_run(job: ImportJob) -> dict[str, Any]:
     totals = Totals()
     importer = importer_for(job, write=False)
     with open_job_table(job) as table:
-        for norm in _batches(job, table, 2):
+        for norm in _batches(job, table, 2, importer):
             totals.add(importer.process(norm))
     report = totals.report()
     report["error_file"] = write_error_file(job, totals.rejects, suffix="dry-run")
@@ -133,7 +151,7 @@ def run(job: ImportJob, *, stop_after_batches: int | None = None) -> ImportJob:
     examples: dict[str, list[dict[str, Any]]] = dict(job.report.get("examples", {}))
     first_rejects: list[dict[str, Any]] = list(job.report.get("rejects", []))
     with open_job_table(job) as table:
-        for norm in _batches(job, table, start_row):
+        for norm in _batches(job, table, start_row, importer):
             if norm.is_empty():
                 continue
             with transaction.atomic():
