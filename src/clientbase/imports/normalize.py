@@ -1,0 +1,1188 @@
+"""Vectorised normalisation and validation of a batch of imported rows (polars).
+
+Each value kind of `imports.fields` has one normaliser working on whole columns. The common
+shapes (national phone numbers, plain ASCII e-mails, the usual date forms) are decided by polars
+expressions; anything unusual goes, once per distinct value, to the per-value reference functions
+of `customers.normalize`, so forms, the API and imports agree on every value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import email_validator
+import polars as pl
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+from clientbase.customers import normalize as reference
+from clientbase.imports import fields as catalogue
+
+# Cells that mean "nothing here" in exports from spreadsheets and other systems.
+PLACEHOLDERS = ("", "-", "—", "n/a", "нет данных", "null", "none")
+MAX_ERROR_VALUE = 100
+MAX_TAG_LENGTH = 60
+# Excel stores dates as days since 1899-12-30; outside this range a number is not a date.
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+EXCEL_SERIAL_MIN, EXCEL_SERIAL_MAX = 1000, 109574  # 1902-09-26 .. 2199-12-31
+OLDEST_BIRTHDAY = dt.date(1900, 1, 1)
+
+ROW = "__row"
+PROBLEM = "__problem"
+ERROR_COLUMN = "__error_column"
+ERROR_VALUE = "__error_value"
+ERROR_REASON = "__error_reason"
+
+_S = pl.String
+
+
+@dataclass
+class _Result:
+    """What one field's normaliser gives: output columns and one error series per source column."""
+
+    values: dict[str, pl.Series]
+    errors: dict[str, pl.Series]  # source column -> reason (null when fine)
+
+
+def normalize_batch(
+    df: pl.DataFrame,
+    mapping: dict[str, str],
+    kind: str,
+    *,
+    headers: dict[str, str],
+    region: str,
+) -> pl.DataFrame:
+    """Normalise and validate the mapped columns of one batch; see the module docstring."""
+    fields = catalogue.fields_for(kind)
+    region = region.upper()
+    source_columns = [c for c in df.columns if c in mapping]  # file order
+    unknown = {mapping[c] for c in source_columns} - fields.keys()
+    if unknown:
+        raise ValueError(f"not {kind} fields: {sorted(unknown)}")
+    by_field: dict[str, list[str]] = {}
+    for column in source_columns:
+        by_field.setdefault(mapping[column], []).append(column)
+
+    raw = {c: df[c].cast(_S) for c in source_columns}
+    values: dict[str, pl.Series] = {}
+    errors: dict[str, list[pl.Series]] = {c: [] for c in source_columns}
+    split_names: dict[str, pl.Series] = {}
+
+    # The bank account is checked against the BIC of the same row, so the BIC goes first.
+    order = sorted(by_field, key=lambda key: key == "bank_account")
+    for key in order:
+        field = fields[key]
+        columns = by_field[key]
+        result = _normalize_field(field, kind, [raw[c] for c in columns], columns, region, values)
+        for column, error in result.errors.items():
+            errors[column].append(error)
+        for name, series in result.values.items():
+            if field.kind == catalogue.FULL_NAME:
+                split_names[name] = series
+            else:
+                values[name] = series
+    # A name mapped on its own wins over the one split from a full name.
+    for name, series in split_names.items():
+        own = values.get(name)
+        values[name] = series if own is None else own.fill_null(series)
+
+    out = pl.DataFrame({ROW: df[ROW]})
+    # Output columns in catalogue order; the contact lists stand where their field does.
+    position = {"phones": "phone", "emails": "email", **{n: n for n in fields}}
+    position.update(
+        {n: key for key in by_field for n in split_names if fields[key].kind == catalogue.FULL_NAME}
+    )
+    catalogue_order = list(fields)
+    names = sorted(
+        values,
+        key=lambda n: catalogue_order.index(position[n]) if position.get(n) in fields else 999,
+    )
+    out = out.with_columns([values[n].alias(n) for n in names])
+    return _with_first_error(out, df, source_columns, errors, raw, headers)
+
+
+def _with_first_error(
+    out: pl.DataFrame,
+    df: pl.DataFrame,
+    source_columns: list[str],
+    errors: dict[str, list[pl.Series]],
+    raw: dict[str, pl.Series],
+    headers: dict[str, str],
+) -> pl.DataFrame:
+    """The reader's problem or the first failing column in file order becomes the row's error."""
+    problem = (
+        df[PROBLEM].cast(_S) if PROBLEM in df.columns else pl.Series([None] * df.height, dtype=_S)
+    )
+    frame = pl.DataFrame({PROBLEM: problem})
+    reasons: list[pl.Expr] = [pl.col(PROBLEM)]
+    where: list[pl.Expr] = [pl.when(pl.col(PROBLEM).is_not_null()).then(pl.lit(""))]
+    what: list[pl.Expr] = [pl.when(pl.col(PROBLEM).is_not_null()).then(pl.lit(""))]
+    for i, column in enumerate(source_columns):
+        if not errors[column]:
+            continue
+        reason = f"__e{i}"
+        frame = frame.with_columns(
+            pl.coalesce(errors[column]).alias(reason)
+            if len(errors[column]) > 1
+            else errors[column][0].alias(reason),
+            raw[column].str.slice(0, MAX_ERROR_VALUE).alias(f"__v{i}"),
+        )
+        reasons.append(pl.col(reason))
+        where.append(
+            pl.when(pl.col(reason).is_not_null()).then(pl.lit(headers.get(column, column)))
+        )
+        what.append(pl.when(pl.col(reason).is_not_null()).then(pl.col(f"__v{i}")))
+    first = frame.select(
+        pl.coalesce(where).cast(_S).alias(ERROR_COLUMN),
+        pl.coalesce(what).cast(_S).alias(ERROR_VALUE),
+        pl.coalesce(reasons).cast(_S).alias(ERROR_REASON),
+    )
+    return pl.concat([out, first], how="horizontal")
+
+
+def _normalize_field(
+    field: catalogue.TargetField,
+    kind: str,
+    columns: list[pl.Series],
+    names: list[str],
+    region: str,
+    done: dict[str, pl.Series],
+) -> _Result:
+    key = field.key
+    if field.kind == catalogue.PHONE:
+        return _phones(columns, names, region, as_list=field.multiple, out=_out_name(key, "phones"))
+    if field.kind == catalogue.EMAIL:
+        return _emails(columns, names, as_list=field.multiple, out=_out_name(key, "emails"))
+    if field.kind == catalogue.TAGS:
+        return _tags(columns, names, out=key)
+    if field.kind == catalogue.FULL_NAME:
+        prefix = "customer_" if kind == "orders" else ""
+        return _full_name(columns[0], names[0], field.max_length, prefix)
+    # One-value fields: with several columns mapped, the first non-empty cell in file order wins.
+    results = [_one_value(field, column, region, done) for column in columns]
+    merged = results[0][0] if len(results) == 1 else pl.coalesce([r[0] for r in results])
+    value = pl.select(merged.alias(key)).to_series() if isinstance(merged, pl.Expr) else merged
+    return _Result({key: value.alias(key)}, {n: r[1] for n, r in zip(names, results, strict=True)})
+
+
+def _out_name(key: str, customers_name: str) -> str:
+    # Customers keep lists of phones and e-mails; an order row names one customer's contact.
+    return customers_name if key in ("phone", "email") else key
+
+
+def _one_value(
+    field: catalogue.TargetField, column: pl.Series, region: str, done: dict[str, pl.Series]
+) -> tuple[pl.Series, pl.Series]:
+    kinds: dict[str, Callable[[pl.Series, catalogue.TargetField], tuple[pl.Series, pl.Series]]] = {
+        catalogue.DATE: _dates,
+        catalogue.DATETIME: _dates,
+        catalogue.MONEY: _numbers,
+        catalogue.DECIMAL: _numbers,
+        catalogue.BOOL: _booleans,
+        catalogue.CHOICE: _choices,
+    }
+    if field.kind in kinds:
+        return kinds[field.kind](column, field)
+    if _is_requisite(field.key):
+        return _requisite(column, field, done.get("bank_bic"))
+    return _text(column, field)
+
+
+# --- cells ---------------------------------------------------------------------------------
+
+
+def _collapsed(column: pl.Series) -> pl.Series:
+    """Trimmed, inner whitespace collapsed; placeholders and empty cells become null."""
+    text = column.str.replace_all(r"\s+", " ").str.strip_chars()
+    return _drop_placeholders(text)
+
+
+def _drop_placeholders(text: pl.Series) -> pl.Series:
+    empty = text.is_null() | text.str.to_lowercase().is_in(PLACEHOLDERS)
+    return pl.select(pl.when(empty.not_()).then(text)).to_series().cast(_S)
+
+
+def _error_if(condition: pl.Series, message: str) -> pl.Series:
+    return pl.select(pl.when(condition.fill_null(False)).then(pl.lit(message))).to_series().cast(_S)
+
+
+def _too_long(max_length: int) -> str:
+    return gettext("too long (max %(max)d characters)") % {"max": max_length}
+
+
+def _text(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
+    if field.key == "notes":
+        # Notes keep their line breaks; other text is one line.
+        text = (
+            column.str.replace_all(r"\r\n?", "\n")
+            .str.replace_all(r"[^\S\n]+", " ")
+            .str.replace_all(r" ?\n ?", "\n")
+            .str.strip_chars()
+        )
+        value = _drop_placeholders(text)
+    else:
+        value = _collapsed(column)
+    if not field.max_length:
+        return value, pl.Series([None] * len(value), dtype=_S)
+    return value, _error_if(value.str.len_chars() > field.max_length, _too_long(field.max_length))
+
+
+# --- names ---------------------------------------------------------------------------------
+
+_PATRONYMIC = r"(?i)^\w+(?:вич|вна|ична|чна)$|^(?:оглы|кызы|улы)$"
+# A leading token that reads as a family name puts a two-part name in "Last First" order.
+# Short tokens ("Лев") and Latin "-in" ("Martin") are first names too often to count.
+_SURNAME = (
+    r"(?i)^(?:\w{2,}(?:ов|ев|ёв|ин|ын|ова|ева|ёва|ина|ына)"
+    r"|\w+(?:ский|цкий|ская|цкая|енко|escu|eanu)|\w{3,}(?:ov|ev|ova|eva))$"
+)
+
+
+def _full_name(column: pl.Series, name: str, max_length: int, prefix: str) -> _Result:
+    # Names repeat (families, test rows, "Иван Иванов"), so each distinct one is split once.
+    cells = pl.DataFrame({"cell": column})
+    distinct = _split_names(column.unique(), name, max_length, prefix)
+    joined = cells.join(distinct, on="cell", how="left", maintain_order="left", nulls_equal=True)
+    error = joined.get_column("__error")
+    return _Result(
+        {c: joined[c] for c in distinct.columns if c not in ("cell", "__error")}, {name: error}
+    )
+
+
+def _split_names(column: pl.Series, name: str, max_length: int, prefix: str) -> pl.DataFrame:
+    text = _collapsed(column)
+    frame = pl.DataFrame({"text": text}).with_columns(
+        before_comma=pl.col("text").str.extract(r"^([^,]+),", 1).str.strip_chars(),
+        after_comma=pl.col("text").str.extract(r",(.*)$", 1).str.strip_chars(),
+    )
+    tokens = (
+        pl.col("text")
+        .str.replace_all(",", " ")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+        .str.split(" ")
+    )
+    frame = frame.with_columns(tokens.alias("t"))
+    t0, t1, t2 = (pl.col("t").list.get(i, null_on_oob=True) for i in range(3))
+    last_token = pl.col("t").list.last()
+    frame = frame.with_columns(
+        p1=t1.str.contains(_PATRONYMIC),
+        p_last=last_token.str.contains(_PATRONYMIC),
+        s0=t0.str.contains(_SURNAME),
+        s1=t1.str.contains(_SURNAME),
+        s2=t2.str.contains(_SURNAME),
+    )
+    n = pl.col("t").list.len()
+    middle_tokens = pl.col("t").list.slice(1, n - 2).list.join(" ")
+    rest_after_two = pl.col("t").list.slice(2).list.join(" ")
+    comma_rest = pl.col("after_comma").str.split(" ")
+
+    last = (
+        pl.when(pl.col("before_comma").is_not_null() & pl.col("after_comma").is_not_null())
+        .then(pl.col("before_comma"))
+        .when(n == 1)
+        .then(None)
+        .when(n == 2)
+        .then(pl.when(pl.col("s0") & ~pl.col("s1")).then(t0).otherwise(t1))
+        .when(pl.col("p_last"))  # Иванов Иван Иванович (оглы)
+        .then(t0)
+        .when((n == 3) & pl.col("p1"))  # Иван Иванович Иванов
+        .then(t2)
+        .when((n == 3) & pl.col("s0") & ~pl.col("s2"))
+        .then(t0)
+        .otherwise(last_token)
+    )
+    first = (
+        pl.when(pl.col("before_comma").is_not_null() & pl.col("after_comma").is_not_null())
+        .then(comma_rest.list.first())
+        .when(n == 1)
+        .then(t0)
+        .when(n == 2)
+        .then(pl.when(pl.col("s0") & ~pl.col("s1")).then(t1).otherwise(t0))
+        .when(pl.col("p_last"))
+        .then(t1)
+        .when((n == 3) & pl.col("p1"))
+        .then(t0)
+        .when((n == 3) & pl.col("s0") & ~pl.col("s2"))
+        .then(t1)
+        .otherwise(t0)
+    )
+    middle = (
+        pl.when(pl.col("before_comma").is_not_null() & pl.col("after_comma").is_not_null())
+        .then(comma_rest.list.slice(1).list.join(" "))
+        .when(n <= 2)
+        .then(None)
+        .when(pl.col("p_last"))
+        .then(rest_after_two)
+        .when((n == 3) & pl.col("p1"))
+        .then(t1)
+        .when((n == 3) & pl.col("s0") & ~pl.col("s2"))
+        .then(t2)
+        .otherwise(middle_tokens)
+    )
+    parts = frame.select(
+        last.alias("last"), first.alias("first"), middle.alias("middle"), pl.col("text")
+    ).with_columns(pl.col(c).replace("", None) for c in ("last", "first", "middle"))
+    limit = 100
+    too_long = (
+        (parts["text"].str.len_chars() > max_length)
+        | (parts["last"].str.len_chars() > limit)
+        | (parts["first"].str.len_chars() > limit)
+        | (parts["middle"].str.len_chars() > limit)
+    )
+    error = pl.select(
+        pl.when(parts["text"].str.len_chars() > max_length)
+        .then(pl.lit(_too_long(max_length)))
+        .when(too_long.fill_null(False))
+        .then(pl.lit(_too_long(limit)))
+    ).to_series()
+    return pl.DataFrame(
+        {
+            "cell": column,
+            f"{prefix}last_name": parts["last"].cast(_S),
+            f"{prefix}first_name": parts["first"].cast(_S),
+            f"{prefix}middle_name": parts["middle"].cast(_S),
+            "__error": error.cast(_S),
+        }
+    )
+
+
+# --- several values per cell and per field: phones, e-mails, tags -----------------------------
+
+_EMPTY_LIST = pl.lit([], dtype=pl.List(_S))
+
+
+def _split_cells(cells: pl.Series, separator: str) -> pl.DataFrame:
+    """One row per value of the given cells: (i: position in `cells`, part)."""
+    parts = (
+        pl.DataFrame({"cell": cells})
+        .with_row_index("i")
+        .filter(pl.col("cell").is_not_null())
+        .with_columns(
+            pl.col("cell").str.replace_all(separator, "\x00").str.split("\x00").alias("part")
+        )
+        .explode("part")
+    )
+    return parts.with_columns(part=_drop_placeholders(parts["part"].str.strip_chars())).filter(
+        pl.col("part").is_not_null()
+    )
+
+
+def _contacts(
+    columns: list[pl.Series],
+    names: list[str],
+    *,
+    normalise: Callable[[pl.Series], pl.Series],
+    message: str,
+    cut: int,
+    as_list: bool,
+    out: str,
+) -> _Result:
+    """Phones or e-mails from one or more columns, several per cell allowed ("a@x.ru; b@y.ru").
+
+    Cells holding one value (nearly all) are normalised as a column; only cells with a
+    separator are split into one row per value and gathered back.
+    """
+    lists: list[pl.Series] = []
+    errors: dict[str, pl.Series] = {}
+    for column, name in zip(columns, names, strict=True):
+        cell = _drop_placeholders(column.str.strip_chars())
+        has_separator = cell.str.contains(r"[,;]").fill_null(False)
+        single = normalise(cell)
+        frame = pl.DataFrame({"raw": column, "cell": cell, "single": single, "sep": has_separator})
+        frame = frame.with_columns(
+            values=pl.when(pl.col("single").is_not_null()).then(pl.concat_list("single")),
+            failed=pl.col("cell").is_not_null() & pl.col("single").is_null(),
+        )
+        if has_separator.any():
+            many = _split_cells(cell.filter(has_separator), r"[,;]")
+            many = many.with_columns(value=normalise(many["part"]))
+            gathered = many.group_by("i", maintain_order=True).agg(
+                many_values=pl.col("value").drop_nulls(),
+                many_failed=pl.col("value").is_null().any(),
+            )
+            rows = pl.DataFrame({"row": has_separator.arg_true()}).with_row_index("i")
+            gathered = rows.join(gathered, on="i", how="left").drop("i")
+            frame = (
+                frame.with_row_index("row")
+                .with_columns(pl.col("row").cast(pl.UInt32))
+                .join(
+                    gathered.with_columns(pl.col("row").cast(pl.UInt32)),
+                    on="row",
+                    how="left",
+                    maintain_order="left",
+                )
+                .with_columns(
+                    values=pl.when(pl.col("sep"))
+                    .then(pl.col("many_values"))
+                    .otherwise(pl.col("values")),
+                    failed=pl.when(pl.col("sep"))
+                    .then(pl.col("many_failed").fill_null(False))
+                    .otherwise(pl.col("failed")),
+                )
+            )
+        result = frame.select(
+            pl.col("values").cast(pl.List(_S)),
+            pl.when(pl.col("failed"))
+            .then(_with_value_message(message, pl.col("raw").str.strip_chars().str.slice(0, cut)))
+            .alias("error"),
+        )
+        lists.append(result["values"])
+        errors[name] = result["error"].cast(_S)
+    combined = pl.select(
+        pl.concat_list([values.fill_null(_EMPTY_LIST) for values in lists]).list.unique(
+            maintain_order=True
+        )
+    ).to_series()
+    combined = pl.select(pl.when(combined.list.len() > 0).then(combined)).to_series()
+    value = combined if as_list else combined.list.first()
+    return _Result({out: value.alias(out)}, errors)
+
+
+def _with_value_message(template: str, value: pl.Expr) -> pl.Expr:
+    """A translated message with "%(value)s" filled in per row."""
+    before, _, after = template.partition("%(value)s")
+    return pl.concat_str([pl.lit(before), value, pl.lit(after)])
+
+
+def _phones(
+    columns: list[pl.Series], names: list[str], region: str, *, as_list: bool, out: str
+) -> _Result:
+    return _contacts(
+        columns,
+        names,
+        normalise=lambda values: phones_e164(values, region),
+        message=gettext("“%(value)s” is not a valid phone number. Example: +7 916 123-45-67."),
+        cut=40,
+        as_list=as_list,
+        out=out,
+    )
+
+
+def _emails(columns: list[pl.Series], names: list[str], *, as_list: bool, out: str) -> _Result:
+    # An address cannot hold "," or ";", so a cell with several addresses splits on them.
+    return _contacts(
+        columns,
+        names,
+        normalise=emails_normal,
+        message=gettext("“%(value)s” is not a valid e-mail address."),
+        cut=MAX_ERROR_VALUE,
+        as_list=as_list,
+        out=out,
+    )
+
+
+def _tags(columns: list[pl.Series], names: list[str], out: str) -> _Result:
+    """Tags split on , ; | and line breaks; each distinct cell (they repeat a lot) split once."""
+    lists: list[pl.Series] = []
+    errors: dict[str, pl.Series] = {}
+    too_long = _too_long(MAX_TAG_LENGTH)
+    for column, name in zip(columns, names, strict=True):
+        distinct = column.unique()
+        parts = _split_cells(distinct, r"[,;|\r\n]").with_columns(
+            pl.col("part").str.replace_all(r"\s+", " ")
+        )
+        per_cell = parts.group_by("i").agg(
+            tags=pl.col("part").unique(maintain_order=True),
+            error=pl.when((pl.col("part").str.len_chars() > MAX_TAG_LENGTH).any()).then(
+                pl.lit(too_long)
+            ),
+        )
+        lookup = (
+            pl.DataFrame({"cell": distinct})
+            .with_row_index("i")
+            .join(per_cell, on="i", how="left")
+            .drop("i")
+        )
+        joined = pl.DataFrame({"cell": column}).join(
+            lookup, on="cell", how="left", maintain_order="left", nulls_equal=True
+        )
+        lists.append(joined["tags"].cast(pl.List(_S)))
+        errors[name] = joined["error"].cast(_S)
+    combined = pl.select(
+        pl.concat_list([values.fill_null(_EMPTY_LIST) for values in lists]).list.unique(
+            maintain_order=True
+        )
+    ).to_series()
+    combined = pl.select(pl.when(combined.list.len() > 0).then(combined)).to_series()
+    return _Result({out: combined.alias(out)}, errors)
+
+
+# --- phones ---------------------------------------------------------------------------------
+
+
+def _pattern_matches(nsn: pl.Expr, desc: object) -> pl.Expr:
+    """phonenumbers' _is_number_matching_desc as an expression."""
+    pattern = getattr(desc, "national_number_pattern", None) if desc is not None else None
+    if not pattern:
+        return pl.lit(False)
+    matches = nsn.str.contains(f"^(?:{pattern})$")
+    lengths = tuple(getattr(desc, "possible_length", None) or ())
+    if lengths:
+        matches = nsn.str.len_chars().is_in(list(lengths)) & matches
+    return matches
+
+
+def _valid_for_region(nsn: pl.Expr, metadata: PhoneMetadata) -> pl.Expr:
+    """phonenumbers' _number_type_helper(...) != UNKNOWN as an expression.
+
+    The type descriptors are merged into one regex per set of possible lengths: a dozen passes
+    of big patterns over the batch would cost more than the rest of the phone work.
+    """
+    types = [
+        metadata.premium_rate,
+        metadata.toll_free,
+        metadata.shared_cost,
+        metadata.voip,
+        metadata.personal_number,
+        metadata.pager,
+        metadata.uan,
+        metadata.voicemail,
+        metadata.fixed_line,
+    ]
+    if not metadata.same_mobile_and_fixed_line_pattern:
+        types.append(metadata.mobile)
+    by_lengths: dict[tuple[int, ...], list[str]] = {}
+    for desc in types:
+        pattern = desc.national_number_pattern if desc is not None else None
+        if pattern:
+            by_lengths.setdefault(tuple(desc.possible_length or ()), []).append(pattern)  # type: ignore[union-attr]
+    any_type = pl.lit(False)
+    for lengths, patterns in by_lengths.items():
+        matches = nsn.str.contains("^(?:" + "|".join(f"(?:{p})" for p in patterns) + ")$")
+        if lengths:
+            matches = nsn.str.len_chars().is_in(list(lengths)) & matches
+        any_type = any_type | matches
+    return _pattern_matches(nsn, metadata.general_desc) & any_type
+
+
+@dataclass(frozen=True)
+class _PhoneRules:
+    country_code: str
+    national_prefix: str | None  # a plain digit prefix stripped when parsing, e.g. "8" in RU
+    idd: str  # the region's international call prefix, as a regex
+    general: str
+    general_lengths: tuple[int, ...]
+    regions: tuple[str, ...]
+
+
+@lru_cache(maxsize=32)
+def _phone_rules(region: str) -> _PhoneRules | None:
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.national_prefix_transform_rule or metadata.country_code is None:
+        return None
+    general = metadata.general_desc
+    if general is None or not general.national_number_pattern:
+        return None
+    npp = metadata.national_prefix_for_parsing
+    # Prefixes with alternatives or carrier codes need the reference parser.
+    if npp is not None and not re.fullmatch(r"\d+", npp):
+        return None
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(metadata.country_code, ())
+    return _PhoneRules(
+        country_code=str(metadata.country_code),
+        national_prefix=npp,
+        idd=metadata.international_prefix or "00",
+        general=general.national_number_pattern,
+        general_lengths=tuple(general.possible_length or ()),
+        regions=tuple(regions),
+    )
+
+
+def _number_valid(nsn: pl.Expr, rules: _PhoneRules) -> pl.Expr:
+    """phonenumbers.is_valid_number for a national number of the rules' country code.
+
+    With several regions on one code (+7: RU and KZ), the region whose leading digits match
+    decides alone, as in phonenumbers' region_code_for_number.
+    """
+    regions = [PhoneMetadata.metadata_for_region(code) for code in rules.regions]
+    if len(regions) == 1 and regions[0] is not None:
+        return _valid_for_region(nsn, regions[0])
+    chain: pl.Expr | None = None
+    for metadata in regions:
+        if metadata is None:
+            continue
+        valid = _valid_for_region(nsn, metadata)
+        if metadata.leading_digits is not None:
+            condition, outcome = nsn.str.contains(f"^(?:{metadata.leading_digits})"), valid
+        else:
+            condition, outcome = valid, pl.lit(True)
+        chain = (
+            pl.when(condition).then(outcome)
+            if chain is None
+            else chain.when(condition).then(outcome)  # type: ignore[attr-defined]
+        )
+    if chain is None:
+        return pl.lit(False)
+    return chain.otherwise(pl.lit(False))  # type: ignore[attr-defined]
+
+
+_PHONE_SHAPE = r"^[ \t\u00a0'=\"]*\+?[0-9 \t\u00a0()\-./\"]*$"
+_EXCEL_EXPONENT = r"^(\d)[.,](\d+)[eE]\+?(\d{1,2})$"
+
+
+def _expand_excel_numbers(text: pl.Series) -> pl.Series:
+    """Undo Excel's number formatting of phones: "79161234567.0", "7.9161234567E+10".
+
+    An exponent form whose digits were cut by Excel stays as it is (and fails), since the
+    lost digits cannot be guessed.
+    """
+    frame = pl.DataFrame({"t": text}).with_columns(
+        m=pl.col("t").str.extract_groups(_EXCEL_EXPONENT),
+    )
+    head, tail, exponent = (pl.col("m").struct.field(f) for f in ("1", "2", "3"))
+    expanded = pl.when(tail.str.len_chars() == exponent.cast(pl.Int32, strict=False)).then(
+        pl.concat_str([head, tail])
+    )
+    return frame.select(
+        pl.when(pl.col("t").str.contains(r"^\d{6,}[.,]0+$"))
+        .then(pl.col("t").str.replace(r"[.,]0+$", ""))
+        .when(pl.col("t").str.contains(_EXCEL_EXPONENT))
+        .then(expanded.fill_null(pl.col("t")))
+        .otherwise(pl.col("t"))
+    ).to_series()
+
+
+def phones_fast(raw: pl.Series, region: str) -> tuple[pl.Series, pl.Series]:
+    """The polars fast path: (E.164 or null, decided) per value.
+
+    Where `decided` is true the E.164 (or null for an invalid number) equals
+    customers.normalize.try_normalize_phone(raw, region); otherwise the caller asks it.
+    """
+    rules = _phone_rules(region)
+    if rules is None:
+        return pl.Series([None] * len(raw), dtype=_S), pl.Series([False] * len(raw))
+    cc, npp = rules.country_code, rules.national_prefix
+    general = f"^(?:{rules.general})$"
+    text = pl.col("raw").str.strip_chars()
+    digits = pl.col("text").str.strip_chars_start("'=").str.replace_all(r"[^0-9+]", "")
+    frame = pl.DataFrame({"raw": raw}).with_columns(text=text)
+    frame = frame.with_columns(
+        shape=pl.col("text").str.contains(_PHONE_SHAPE) & (pl.col("text").str.len_chars() <= 40),
+        d=digits,
+    ).with_columns(
+        d=pl.when(pl.col("d").str.starts_with("00"))
+        .then(pl.concat_str([pl.lit("+"), pl.col("d").str.slice(2)]))
+        .otherwise(pl.col("d"))
+    )
+    d = pl.col("d")
+    plus = d.str.starts_with("+")
+    body = d.str.strip_prefix("+")
+    is_plain = d.str.contains(r"^\+?[0-9]+$")
+    starts_npp = d.str.starts_with(npp) if npp else pl.lit(False)
+    starts_cc = d.str.starts_with(cc)
+    starts_idd = d.str.contains(f"^(?:{rules.idd})")
+    stripped_npp = d.str.slice(len(npp)) if npp else d
+    stripped_cc = d.str.slice(len(cc))
+    viable = d.str.contains(general)
+    lengths = list(rules.general_lengths)
+
+    # Each branch mirrors a route of phonenumbers.parse; shapes it cannot be sure of stay undecided.
+    after_plus = body.str.slice(len(cc))
+    nsn = (
+        pl.when(
+            plus
+            & body.str.starts_with(cc)
+            & ~(after_plus.str.starts_with(npp) if npp else pl.lit(False))
+        )
+        .then(after_plus)
+        .when(plus)
+        .then(None)
+        .when(starts_idd)
+        .then(None)
+        .when(
+            starts_cc
+            & ~viable
+            & stripped_cc.str.contains(general)
+            & ~(stripped_cc.str.starts_with(npp) if npp else pl.lit(False))
+        )
+        .then(stripped_cc)
+        .when(starts_cc)
+        .then(None)
+        .when(starts_npp & ~viable & stripped_npp.str.len_chars().is_in(lengths))
+        .then(stripped_npp)
+        .when(starts_npp & viable & ~stripped_npp.str.contains(general))
+        .then(d)
+        .when(starts_npp)
+        .then(None)
+        .otherwise(d)
+    )
+    frame = frame.with_columns(nsn=pl.when(pl.col("shape") & is_plain).then(nsn))
+    frame = frame.with_columns(
+        valid=_number_valid(pl.col("nsn"), rules),
+        no_digits=~pl.col("d").str.contains(r"[0-9]") & pl.col("text").str.contains(r"^[^0-9]*$"),
+    )
+    result = frame.select(
+        pl.when(pl.col("nsn").is_not_null() & pl.col("valid"))
+        .then(pl.concat_str([pl.lit("+" + cc), pl.col("nsn")]))
+        .alias("e164"),
+        (
+            pl.col("nsn").is_not_null()
+            # Cells without a digit (ASCII or other) can never be a number.
+            | (pl.col("no_digits") & pl.col("text").str.contains(r"^\P{Nd}*$"))
+            | (pl.col("text").str.len_chars() > 40)
+        ).alias("decided"),
+    )
+    return result["e164"], result["decided"]
+
+
+def phones_e164(raw: pl.Series, region: str) -> pl.Series:
+    """E.164 or null per value: the fast path, then the reference for the rest, once per value."""
+    text = _expand_excel_numbers(raw)
+    e164, decided = phones_fast(text, region)
+    frame = pl.DataFrame({"text": text, "e164": e164, "decided": decided})
+    rest = frame.filter(~pl.col("decided"))["text"].unique()
+    if rest.len():
+        looked_up = pl.DataFrame(
+            {"text": rest, "ref": [reference.try_normalize_phone(v, region) for v in rest]},
+            schema={"text": _S, "ref": _S},
+        )
+        frame = frame.join(looked_up, on="text", how="left", maintain_order="left")
+        return frame.select(
+            pl.when(pl.col("decided")).then(pl.col("e164")).otherwise(pl.col("ref"))
+        ).to_series()
+    return frame["e164"]
+
+
+# --- e-mails --------------------------------------------------------------------------------
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_EMAIL_FAST = r"(?i)^[a-z0-9_%+-]{1,64}(?:\.[a-z0-9_%+-]+)*@(?:" + _LABEL + r"\.)+[a-z]{2,63}$"
+
+
+def emails_fast(raw: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """The polars fast path: (normal form or null, decided), equal to try_normalize_email."""
+    special = "|".join(re.escape(d) for d in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+    frame = pl.DataFrame({"raw": raw}).with_columns(
+        text=pl.col("raw").str.strip_chars().str.strip_chars("<>").str.strip_chars()
+    )
+    text = pl.col("text")
+    domain = text.str.extract(r"@([^@]*)$", 1).str.to_lowercase()
+    local = text.str.extract(r"^(.*)@", 1)
+    plain = (
+        text.str.contains(_EMAIL_FAST)
+        & (local.str.len_bytes() <= 64)
+        & (text.str.len_bytes() <= 254)
+        & ~domain.str.contains("--")
+        & ~domain.str.contains(rf"(?:^|\.)(?:{special})$")
+    )
+    out = frame.select(
+        pl.when(plain).then(text.str.to_lowercase()).alias("normal"),
+        # No "@" at all (and no look-alike at-sign): email_validator refuses it too.
+        (plain | ~pl.col("raw").str.contains(r"[@＠﹫]")).alias("decided"),
+    )
+    return out["normal"], out["decided"]
+
+
+def emails_normal(raw: pl.Series) -> pl.Series:
+    normal, decided = emails_fast(raw)
+    frame = pl.DataFrame({"raw": raw, "normal": normal, "decided": decided})
+    rest = frame.filter(~pl.col("decided"))["raw"].unique()
+    if not rest.len():
+        return frame["normal"]
+    looked_up = pl.DataFrame(
+        {"raw": rest, "ref": [reference.try_normalize_email(v) for v in rest]},
+        schema={"raw": _S, "ref": _S},
+    )
+    frame = frame.join(looked_up, on="raw", how="left", maintain_order="left")
+    return frame.select(
+        pl.when(pl.col("decided")).then(pl.col("normal")).otherwise(pl.col("ref"))
+    ).to_series()
+
+
+# --- dates ----------------------------------------------------------------------------------
+
+_MONTHS = {
+    "янв": 1, "фев": 2, "мар": 3, "апр": 4, "мая": 5, "май": 5, "июн": 6, "июл": 7, "авг": 8,
+    "сен": 9, "окт": 10, "ноя": 11, "дек": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
+    "oct": 10, "nov": 11, "dec": 12,
+    "ian": 1, "mai": 5, "iun": 6, "iul": 7, "noi": 11,
+}  # fmt: skip
+_TIME = r"(?:[ ,t]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<F>\d{1,9}))?)?)?"
+_OFFSET = r"(?P<Z>z|[+-]\d{2}(?::?\d{2})?)?"
+_DATE_FORMS = {
+    # 24.08.1990, 24-08-1990, 24.08.90 (day first, as in Russia and Romania)
+    "dmy": r"^(?P<d>\d{1,2})[.\-](?P<m>\d{1,2})[.\-](?P<y>\d{4}|\d{2})(?:\s*г\.?)?" + _TIME + "$",
+    # 1990-08-24, 1990-08-24 10:00, 1990-08-24T10:00:00.000Z, 1990/08/24
+    "iso": r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})" + _TIME + _OFFSET + "$",
+    # 24/08/1990 or 08/24/1990: which one is decided per column
+    "slash": r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4}|\d{2})" + _TIME + "$",
+    # 24 августа 1990, 24 aug. 1990
+    "words": r"^(?P<d>\d{1,2})\s*(?P<w>[^\W\d_]{3,})\.?,?\s*(?P<y>\d{4})(?:\s*г\.?)?" + _TIME + "$",
+    # Aug 24, 1990
+    "us_words": r"^(?P<w>[a-z]{3,})\.?\s*(?P<d>\d{1,2}),?\s*(?P<y>\d{4})" + _TIME + "$",
+    # 19900824
+    "compact": r"^(?P<y>(?:19|20|21)\d{2})(?P<m>\d{2})(?P<d>\d{2})$",
+    "serial": r"^(?P<n>\d{1,6})(?:[.,](?P<f>\d+))?$",
+}
+# "08/24" or "24.08": a day without a year cannot be stored as a date.
+_NO_YEAR = r"^\d{1,2}[./]\d{1,2}$"
+
+
+def _two_digit_year(year: pl.Expr) -> pl.Expr:
+    # "24.08.90" is 1990 and "01.02.15" is 2015: a two-digit year up to this one is this century.
+    this_year = dt.date.today().year % 100
+    y = year.cast(pl.Int32, strict=False)
+    return (
+        pl.when(year.str.len_chars() == 2)
+        .then(pl.when(y <= this_year).then(y + 2000).otherwise(y + 1900))
+        .otherwise(y)
+    )
+
+
+def _dates(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
+    # Dates repeat a lot (a birthday column has at most some 40,000 distinct days), so each
+    # distinct cell is parsed once.
+    text = _collapsed(column).str.to_lowercase()
+    distinct = text.unique()
+    value, error = _parse_dates(distinct, field)
+    lookup = pl.DataFrame({"text": distinct, "value": value, "error": error})
+    joined = pl.DataFrame({"text": text}).join(
+        lookup, on="text", how="left", maintain_order="left", nulls_equal=True
+    )
+    return joined["value"], joined["error"]
+
+
+def _parse_dates(text: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
+    frame = pl.DataFrame({"text": text})
+    present: set[str] = set()
+    for name, pattern in _DATE_FORMS.items():
+        # A form absent from the batch costs one cheap scan instead of a capturing one.
+        if text.str.contains(pattern).any():
+            present.add(name)
+            frame = frame.with_columns(pl.col("text").str.extract_groups(pattern).alias(name))
+
+    def group(form: str, name: str) -> pl.Expr:
+        if form not in present:
+            return pl.lit(None, _S)
+        return pl.col(form).struct.field(name)
+
+    # Slash dates are day-first unless the column only makes sense month-first (a "day" over 12
+    # in the second place and never in the first).
+    a = group("slash", "a").cast(pl.Int32, strict=False)
+    b = group("slash", "b").cast(pl.Int32, strict=False)
+    month_first = bool(frame.select(((b > 12).any() & ~(a > 12).any()).fill_null(False)).item())
+    slash_d, slash_m = (
+        (group("slash", "b"), group("slash", "a"))
+        if month_first
+        else (group("slash", "a"), group("slash", "b"))
+    )
+
+    month_names = pl.DataFrame({"key": list(_MONTHS), "month": list(_MONTHS.values())})
+
+    def month_of(form: str) -> pl.Expr:
+        return (
+            group(form, "w")
+            .str.slice(0, 3)
+            .replace_strict(month_names["key"], month_names["month"].cast(_S), default=None)
+        )
+
+    forms = ("dmy", "iso", "slash", "words", "us_words", "compact")
+    y = pl.coalesce([_two_digit_year(group(f, "y")) for f in forms])
+    m = pl.coalesce(
+        [
+            group("dmy", "m"),
+            group("iso", "m"),
+            slash_m,
+            month_of("words"),
+            month_of("us_words"),
+            group("compact", "m"),
+        ]
+    ).cast(pl.Int32, strict=False)
+    d = pl.coalesce(
+        [
+            group("dmy", "d"),
+            group("iso", "d"),
+            slash_d,
+            group("words", "d"),
+            group("us_words", "d"),
+            group("compact", "d"),
+        ]
+    ).cast(pl.Int32, strict=False)
+
+    def time_part(name: str) -> pl.Expr:
+        return (
+            pl.coalesce([group(f, name) for f in ("dmy", "iso", "slash", "words", "us_words")])
+            .cast(pl.Int32, strict=False)
+            .fill_null(0)
+        )
+
+    fraction = pl.coalesce([group(f, "F") for f in ("dmy", "iso", "slash", "words", "us_words")])
+    micros = fraction.str.slice(0, 6).str.pad_end(6, "0").cast(pl.Int64, strict=False).fill_null(0)
+    stamp = pl.format(
+        "{}-{}-{} {}:{}:{}",
+        y.cast(_S).str.pad_start(4, "0"),
+        m.cast(_S).str.pad_start(2, "0"),
+        d.cast(_S).str.pad_start(2, "0"),
+        time_part("H").cast(_S).str.pad_start(2, "0"),
+        time_part("M").cast(_S).str.pad_start(2, "0"),
+        time_part("S").cast(_S).str.pad_start(2, "0"),
+    ).str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us") + pl.duration(
+        microseconds=micros
+    )
+
+    offset = group("iso", "Z")
+    sign = pl.when(offset.str.starts_with("-")).then(-1).otherwise(1)
+    digits = offset.str.replace_all(r"[^0-9]", "")
+    offset_minutes = (
+        pl.when(offset == "z")
+        .then(0)
+        .otherwise(
+            sign
+            * (
+                digits.str.slice(0, 2).cast(pl.Int32, strict=False) * 60
+                + digits.str.slice(2, 2).cast(pl.Int32, strict=False).fill_null(0)
+            )
+        )
+    )
+    tz = str(settings.TIME_ZONE)
+    # A moment with an offset is shown in the shop's own time, as all naive moments are.
+    local = (
+        (pl.col("stamp") - pl.duration(minutes=pl.col("offset_minutes")))
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(tz)
+        .dt.replace_time_zone(None)
+    )
+    serial_days = pl.concat_str(
+        [group("serial", "n"), pl.lit("."), group("serial", "f").fill_null("0")]
+    ).cast(pl.Float64, strict=False)
+    serial_ok = serial_days.is_between(EXCEL_SERIAL_MIN, EXCEL_SERIAL_MAX)
+    from_serial = pl.lit(EXCEL_EPOCH) + pl.duration(
+        microseconds=(serial_days * 86_400_000_000).round(0).cast(pl.Int64)
+    )
+
+    frame = frame.with_columns(stamp=stamp, offset_minutes=offset_minutes)
+    result = frame.select(
+        pl.col("text"),
+        pl.when(pl.col("offset_minutes").is_not_null())
+        .then(local)
+        .when(group("serial", "n").is_not_null())
+        .then(pl.when(serial_ok).then(from_serial))
+        .otherwise(pl.col("stamp"))
+        .alias("value"),
+        pl.col("text").str.contains(_NO_YEAR).alias("no_year"),
+    )
+    value = result["value"]
+    bad = result["text"].is_not_null() & value.is_null()
+    error = pl.select(
+        pl.when(result["no_year"].fill_null(False))
+        .then(pl.lit(gettext("no year")))
+        .when(bad)
+        .then(pl.lit(gettext("not a date")))
+        # Birthdays get their own, clearer messages below.
+        .when(
+            pl.lit(field.key != "birthday") & ((value.dt.year() < 1900) | (value.dt.year() > 2199))
+        )
+        .then(pl.lit(gettext("not a date")))
+    ).to_series()
+    if field.kind == catalogue.DATE:
+        value = value.dt.date()
+        if field.key == "birthday":
+            today = dt.date.today()
+            error = pl.select(
+                pl.when(error.is_not_null())
+                .then(error)
+                .when(value > today)
+                .then(pl.lit(gettext("a birthday cannot be in the future")))
+                .when(value < OLDEST_BIRTHDAY)
+                .then(pl.lit(gettext("a birthday cannot be before 1900")))
+            ).to_series()
+    value = pl.select(pl.when(error.is_null()).then(value)).to_series()
+    return value.cast(pl.Date if field.kind == catalogue.DATE else pl.Datetime("us")), error.cast(
+        _S
+    )
+
+
+# --- money and quantities -------------------------------------------------------------------
+
+_CURRENCY = (
+    r"(?:[₽$€£¥₴₸]|руб(?:лей|ля|ль)?\.?|р\.?|rub|rur|usd|eur|lei|mdl|ron|грн\.?|тг|uah|kzt|byn)"
+)
+_AMOUNT = rf"^(?P<s1>[-+]?){_CURRENCY}?(?P<s2>[-+]?)(?P<n>\d[\d.,]*){_CURRENCY}?$"
+
+
+def _numbers(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
+    """Money ("1 234,50 ₽", "$1,234.50", "1.234,50 €") and quantities ("1,5").
+
+    With one kind of separator used once and three digits after it, money reads it as a
+    thousands separator ("1,234" is 1234: prices are not given in thousandths); a quantity
+    reads it as the decimal point ("1,250" kg).
+    """
+    money = field.kind == catalogue.MONEY
+    scale, precision = (2, 14) if money else (3, 12)
+    text = _collapsed(column)
+    compact = text.str.to_lowercase().str.replace_all(r"[\s\u00a0\u202f'’]", "")
+    frame = pl.DataFrame({"text": text, "c": compact}).with_columns(
+        m=pl.col("c").str.extract_groups(_AMOUNT)
+    )
+    number = pl.col("m").struct.field("n")
+    negative = (pl.col("m").struct.field("s1") == "-") | (pl.col("m").struct.field("s2") == "-")
+    dots, commas = number.str.count_matches(r"\."), number.str.count_matches(",")
+    last_separator = number.str.extract(r"([.,])\d*$", 1)
+    single = (dots + commas) == 1
+    three_after = number.str.contains(r"^\d{1,3}[.,]\d{3}$")
+    grouped = number.str.contains(r"^\d{1,3}(?:([.,])\d{3})(?:[.,]\d{3})*$") & (
+        (dots == 0) | (commas == 0)
+    )
+    plain = (
+        pl.when((dots + commas) == 0)
+        .then(number)
+        .when(single & three_after & pl.lit(money))
+        .then(number.str.replace(r"[.,]", ""))
+        .when(single)
+        .then(number.str.replace(",", "."))
+        .when(grouped)
+        .then(number.str.replace_all(r"[.,]", ""))
+        .when((dots > 0) & (commas > 0) & (last_separator == ","))
+        .then(number.str.replace_all(r"\.", "").str.replace(",", "."))
+        .when((dots > 0) & (commas > 0))
+        .then(number.str.replace_all(",", ""))
+    )
+    frame = frame.with_columns(plain=plain, negative=negative.fill_null(False))
+    frame = frame.with_columns(
+        ok=pl.col("plain").str.contains(r"^\d+(?:\.\d+)?$"),
+        int_digits=pl.col("plain").str.extract(r"^0*(\d*)", 1).str.len_chars(),
+        frac_digits=pl.col("plain").str.extract(r"\.(\d+)$", 1).str.len_chars().fill_null(0),
+    )
+    not_number = gettext("not an amount") if money else gettext("not a number")
+    result = frame.select(
+        pl.when(pl.col("text").is_null())
+        .then(None)
+        .when(~pl.col("ok").fill_null(False))
+        .then(pl.lit(not_number))
+        .when(pl.col("negative"))
+        .then(pl.lit(gettext("must not be negative")))
+        .when(pl.col("frac_digits") > scale)
+        .then(pl.lit(gettext("too many decimal places (max %(max)d)") % {"max": scale}))
+        .when(pl.col("int_digits") > precision - scale)
+        .then(pl.lit(gettext("too large")))
+        .alias("error"),
+        pl.col("plain"),
+    )
+    error = result["error"].cast(_S)
+    valid = pl.select(pl.when(error.is_null()).then(result["plain"])).to_series()
+    return valid.cast(pl.Decimal(precision, scale), strict=False), error
+
+
+# --- yes/no and choices ---------------------------------------------------------------------
+
+_BOOLEANS: dict[str, bool] = {
+    **dict.fromkeys(
+        ("yes", "y", "true", "t", "1", "+", "да", "д", "ага", "подписан", "подписана", "согласен",
+         "согласна", "subscribed", "opt-in", "optin", "da", "on", "x", "✓", "✔"),
+        True,
+    ),
+    **dict.fromkeys(
+        ("no", "n", "false", "f", "0", "-", "нет", "н", "не подписан", "не подписана", "отписан",
+         "отписана", "отписался", "отписалась", "не согласен", "не согласна", "unsubscribed",
+         "opt-out", "optout", "nu", "off", "—"),
+        False,
+    ),
+}  # fmt: skip
+
+
+def _folded(column: pl.Series) -> pl.Series:
+    """The form choices and yes/no are compared in: trimmed, single-spaced, lower case, ё -> е."""
+    return (
+        column.str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+        .str.to_lowercase()
+        .str.replace_all("ё", "е")
+    )
+
+
+def _booleans(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
+    key = _folded(column)
+    # "-" and "—" are "no" in a yes/no column, not placeholders.
+    empty = key.is_null() | (key.is_in([p for p in PLACEHOLDERS if p not in _BOOLEANS]))
+    value = key.replace_strict(
+        list(_BOOLEANS), list(_BOOLEANS.values()), default=None, return_dtype=pl.Boolean
+    )
+    error = _error_if(~empty & value.is_null(), gettext("expected yes or no"))
+    return value, error
+
+
+def _choice_keys(key: str) -> dict[str, str]:
+    folded: dict[str, str] = {}
+    for stored, synonyms in catalogue.CHOICE_SYNONYMS.get(key, {}).items():
+        for word in (stored, *synonyms):
+            folded[" ".join(word.lower().replace("ё", "е").split())] = stored
+    return folded
+
+
+def _choices(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
+    known = _choice_keys(field.key)
+    key = _folded(column)
+    key = _drop_placeholders(key)
+    value = key.replace_strict(list(known), list(known.values()), default=None, return_dtype=_S)
+    expected = ", ".join(catalogue.CHOICE_SYNONYMS.get(field.key, {}))
+    message = gettext("unknown value; expected one of %(values)s") % {"values": expected}
+    return value, _error_if(key.is_not_null() & value.is_null(), message)
+
+
+# --- company requisites ---------------------------------------------------------------------
+
+_REQUISITES: dict[str, Callable[[str], str]] = {
+    "inn": reference.validate_inn,
+    "kpp": reference.validate_kpp,
+    "ogrn": reference.validate_ogrn,
+    "bank_bic": reference.validate_bic,
+}
+
+
+def _first_message(error: ValidationError) -> str:
+    return str(error.messages[0])
+
+
+def _requisite(
+    column: pl.Series, field: catalogue.TargetField, bic: pl.Series | None
+) -> tuple[pl.Series, pl.Series]:
+    """INN, KPP, OGRN, BIC and account, checked by the reference validators once per value.
+
+    These columns are rare and mostly empty, so a Python call per distinct value is cheap.
+    """
+    text = _collapsed(column)
+    bics = bic if bic is not None else pl.Series([None] * len(text), dtype=_S)
+    frame = pl.DataFrame({"text": text, "bic": bics.cast(_S)})
+    distinct = frame.filter(pl.col("text").is_not_null()).unique(maintain_order=True)
+    checked_values: list[str | None] = []
+    messages: list[str | None] = []
+    for value, row_bic in distinct.iter_rows():
+        try:
+            if field.key == "bank_account":
+                if row_bic:
+                    checked = reference.validate_bank_account(value, row_bic)
+                elif re.fullmatch(r"[0-9]{20}", value):
+                    checked = value
+                else:
+                    raise ValidationError(gettext("A bank account number has 20 digits."))
+            else:
+                checked = _REQUISITES[field.key](value)
+        except ValidationError as error:
+            checked_values.append(None)
+            messages.append(_first_message(error))
+        else:
+            checked_values.append(checked)
+            messages.append(None)
+    looked_up = distinct.with_columns(
+        pl.Series("checked", checked_values, dtype=_S), pl.Series("message", messages, dtype=_S)
+    )
+    joined = frame.join(
+        looked_up, on=["text", "bic"], how="left", nulls_equal=True, maintain_order="left"
+    )
+    return joined["checked"], joined["message"]
+
+
+_REQUISITES_KEYS = frozenset((*_REQUISITES, "bank_account"))
+
+
+def _is_requisite(key: str) -> bool:
+    return key in _REQUISITES_KEYS
