@@ -574,6 +574,13 @@ CUSTOMER_HEADERS = [
     ("Cod fiscal", None),
     ("Номер заказа", None),
     ("Сумма", None),
+    # Flipped or other meanings: an opt-out, consent to data processing, a flag, a web address.
+    ("Unsubscribed", None),
+    ("Отписан от рассылки", None),
+    ("Согласие на обработку ПД", None),
+    ("Согласие на обработку персональных данных", None),
+    ("Email подтвержден", None),
+    ("Адрес сайта", None),
 ]
 
 
@@ -625,8 +632,17 @@ ORDER_HEADERS = [
     ("Reducere", "discount"),
     ("Cantitate", "item_quantity"),
     ("Preț", "item_price"),
+    ("Цена, руб.", "item_price"),
+    ("Кол-во, шт.", "item_quantity"),
+    ("Стоимость доставки, руб.", "delivery_cost"),
+    ("Сумма, ₽", "total"),
+    ("Total, $", "total"),
     ("Дата рождения", None),
     ("Город", None),
+    ("Дата доставки", None),
+    ("Дата оплаты", None),
+    ("Paid at", None),
+    ("Сумма НДС", None),
 ]
 
 
@@ -644,7 +660,9 @@ def test_order_synonyms(header: str, field: str | None) -> None:
         ("Почтовый индекс получателя", "customers", "postal_code"),
         ("Дата рождения ребёнка", "customers", "birthday"),
         ("Сумма скидки по заказу", "orders", "discount"),
-        ("Стоимость доставки, руб.", "orders", "delivery_cost"),
+        ("Стоимость доставки курьером", "orders", "delivery_cost"),
+        ("Сумма без скидки", "orders", "subtotal"),
+        ("Сумма со скидкой", "orders", "total"),
         ("Итоговая стоимость заказа", "orders", "total"),
         ("Телефон для связи", "orders", "customer_phone"),
     ],
@@ -838,6 +856,16 @@ def test_content_vetoes_a_header_it_contradicts() -> None:
     result = recognize(headers, samples, "customers")
     assert by_header(result, "Телефон").field == "email"
     assert by_header(result, "Телефон").reason == "content"
+
+
+def test_a_header_known_to_be_no_field_takes_only_contacts_from_content() -> None:
+    headers = ["Дата изменения", "Username"]
+    samples = [MOMENTS, EMAILS]
+    result = recognize(headers, samples, "customers")
+    assert [(c.field, c.reason) for c in result.columns] == [
+        (None, "none"),
+        ("email", "content"),
+    ]
 
 
 def test_content_does_not_veto_numbers_a_phone_shape_cannot_tell() -> None:

@@ -647,7 +647,63 @@ AMBIGUOUS_NAMES: frozenset[str] = frozenset(
 # a None field stops the search ("Дата рождения" in an order file is not the order date).
 Keywords = tuple[tuple[tuple[str, ...], str | None], ...]
 
+# Words that flip or change a header's meaning: an opt-out is no consent, consent to data
+# processing is no consent to mailings, a "verified" flag or a web address is no contact.
+_NOT_CONTACT_OR_CONSENT = (
+    "unsubscri",
+    "отписан",
+    "отписк",
+    "не звонить",
+    "blacklist",
+    "opt out",
+    "dezabonat",
+    "обработк",
+    "персональн",
+    " пд ",
+    "gdpr",
+    "подтвержд",
+    "verified",
+    "сайт",
+    "website",
+    " web ",
+    " url ",
+    " ip ",
+)
+
+# Dates of other events than the one a file's date field means.
+_OTHER_MOMENTS = (
+    "дата доставки",
+    "дата оплаты",
+    "дата отгрузки",
+    "дата изменения",
+    "дата обновления",
+    "последн",
+    "delivery date",
+    "payment date",
+    "updated",
+    "modified",
+    "last order",
+    "last active",
+    "last seen",
+    "last visit",
+    "last login",
+    "last purchase",
+    "last changed",
+    "last update",
+    "shipped at",
+    "paid at",
+    "fulfilled at",
+    "cancelled at",
+    "data livrarii",
+    "data platii",
+    "ultima",
+)
+
 CUSTOMER_KEYWORDS: Keywords = (
+    (_NOT_CONTACT_OR_CONSENT, None),
+    (_OTHER_MOMENTS, None),
+    # A customer file's figures about orders ("Кол-во заказов", "Last order date").
+    (("заказ", " order", "comand", "покупк", "purchase"), None),
     (("рожд", "birth", "nastere", "nasterii"), "birthday"),
     ((" смс ", " sms "), "consent_sms"),
     (("индекс", " zip", "postcode", "postal", "cod postal"), "postal_code"),
@@ -676,7 +732,13 @@ CUSTOMER_KEYWORDS: Keywords = (
 )
 
 ORDER_KEYWORDS: Keywords = (
+    (_NOT_CONTACT_OR_CONSENT, None),
     (("рожд", "birth", "nastere"), None),
+    # Other moments of an order than its placing; taxes are no total.
+    (_OTHER_MOMENTS, None),
+    ((" ндс", " налог", " tax", " vat", " tva"), None),
+    (("без скидки", "до скидки", "before discount", "fara reducere"), "subtotal"),
+    (("со скидкой", "с учетом скидки", "after discount", "cu reducere"), "total"),
     (("скидк", "discount", "reducere"), "discount"),
     (("промокод", "купон", "coupon", "promo", "voucher"), "coupon"),
     (("стоимость доставки", "shipping cost", "delivery cost", "cost livrare"), "delivery_cost"),
