@@ -673,6 +673,23 @@ def test_keywords_for_headers_that_are_no_exact_synonym(header: str, kind: str, 
     assert 0.5 <= column.confidence < 1.0
 
 
+@pytest.mark.parametrize(
+    ("header", "kind", "field"),
+    [
+        ("Телефно", "customers", "phone"),
+        ("Adress", "customers", "address"),
+        ("Отчетсво", "customers", "middle_name"),
+        ("Comapny", "customers", "company_name"),
+        ("Prenme", "customers", "first_name"),
+        ("Колличество", "orders", "item_quantity"),
+    ],
+)
+def test_typos(header: str, kind: str, field: str) -> None:
+    (column,) = recognize([header], [[]], kind).columns
+    assert column.field == field
+    assert 0.5 <= column.confidence < 0.8
+
+
 def test_every_field_has_a_russian_and_an_english_synonym() -> None:
     def is_russian(text: str) -> bool:
         return any("а" <= ch <= "я" or ch == "ё" for ch in text.lower())
@@ -896,6 +913,36 @@ def test_at_most_one_column_per_single_field() -> None:
         "Мобильный": "phone",
     }
     assert by_header(result, "Д.р.").reason == "none"
+
+
+@pytest.mark.parametrize(
+    ("headers", "samples", "expected"),
+    [
+        pytest.param(
+            ["ФИО", "Фамилия", "Имя"],
+            [[], [], []],
+            [None, "last_name", "first_name"],
+            id="parts-need-no-splitting",
+        ),
+        pytest.param(
+            ["Полное имя контакта", "Имя", "Фамилия"],
+            [["Иван Петров", "Анна Смирнова", "Олег"], ["", "", "Олег"], ["", "", ""]],
+            ["full_name", None, None],
+            id="full-name-better-filled",
+        ),
+        pytest.param(
+            ["ФИО", "Имя"],
+            [[], []],
+            ["full_name", None],
+            id="first-name-beside-full-name-adds-nothing",
+        ),
+    ],
+)
+def test_one_source_of_names(
+    headers: list[str], samples: list[list[str]], expected: list[str | None]
+) -> None:
+    result = recognize(headers, samples, "customers")
+    assert [c.field for c in result.columns] == expected
 
 
 def test_content_breaks_a_tie_between_equal_headers() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 from itertools import pairwise
 
@@ -221,6 +222,42 @@ def _keyword(core: str, kind: str) -> str | None:
     return _MISS
 
 
+# Typos ("Телефно", "Adress"): one slip in a word of seven letters still scores 0.85.
+_TYPO_MIN_RATIO = 0.85
+_TYPO_MIN_LENGTH = 5
+_TYPO_CONFIDENCE = 0.7
+
+
+def _typo_index(kind: str) -> dict[str, tuple[str, ...]]:
+    """Synonyms that name a field, by first letter (typos rarely hit the first one)."""
+    index: dict[str, list[str]] = {}
+    for core, field in _TABLES[kind].items():
+        if field is not None and len(core) >= _TYPO_MIN_LENGTH - 1:
+            index.setdefault(core[0], []).append(core)
+    return {letter: tuple(cores) for letter, cores in index.items()}
+
+
+_TYPO_INDEX = {kind: _typo_index(kind) for kind in _TABLES}
+
+
+def _misspelt(core: str, kind: str) -> tuple[str | None, float]:
+    if len(core) < _TYPO_MIN_LENGTH or not core[0].isalpha():
+        return _MISS, 0.0
+    matcher = SequenceMatcher(b=core, autojunk=False)
+    best, best_ratio = None, _TYPO_MIN_RATIO
+    for candidate in _TYPO_INDEX[kind].get(core[0], ()):
+        if abs(len(candidate) - len(core)) > 2:
+            continue
+        matcher.set_seq1(candidate)
+        if matcher.real_quick_ratio() >= best_ratio and matcher.quick_ratio() >= best_ratio:
+            ratio = matcher.ratio()
+            if ratio >= best_ratio:
+                best, best_ratio = candidate, ratio
+    if best is None:
+        return _MISS, 0.0
+    return _TABLES[kind][best], _TYPO_CONFIDENCE * best_ratio
+
+
 def _strip_qualifier(core: str) -> tuple[str | None, str]:
     for prefix, qualifier in _PREFIX_QUALIFIERS:
         if core.startswith(prefix) and len(core) > len(prefix):
@@ -268,6 +305,8 @@ def _header_guess(light: str, kind: str) -> tuple[str | None, float] | None:
                 field = "company_name"
     if field == _MISS:
         field, confidence = _keyword(core, kind), _KEYWORD_CONFIDENCE
+    if field == _MISS:
+        field, confidence = _misspelt(core, kind)
     if field == _MISS:
         return None
     if qualifier is not None and field is not None:
@@ -574,6 +613,7 @@ def recognize(headers: list[str], samples: list[list[str]], kind: str) -> Recogn
         if guess.field == "delivery_method" and content.money >= _VETO_SHARE:
             guess.field = "delivery_cost"
     _assign(guesses, contents, kind)
+    _one_name_source(guesses, contents, kind)
     columns = [
         ColumnGuess(i, str(headers[i]), g.field, round(g.confidence, 3), g.reason)
         if g.field is not None and g.confidence >= _MIN_CONFIDENCE
@@ -607,4 +647,34 @@ def _assign(guesses: list[_Guess], contents: list[_Content], kind: str) -> None:
             )
             losers = [i for i in indexes if i != winner]
         for i in losers:
+            guesses[i] = _ignored()
+
+
+_NAME_PARTS = {
+    "customers": ("last_name", "first_name", "middle_name"),
+    "orders": ("customer_last_name", "customer_first_name"),
+}
+
+
+def _one_name_source(guesses: list[_Guess], contents: list[_Content], kind: str) -> None:
+    """A full-name column and name-part columns would each fill the same names: keep one side.
+
+    The parts win when they include a last name and are as sure and as filled as the full name
+    (they need no splitting); a lone first name beside a full name adds nothing.
+    """
+    full_field = _NAME_FIELDS[kind][0]
+    full = [i for i, g in enumerate(guesses) if g.field == full_field]
+    parts = [i for i, g in enumerate(guesses) if g.field in _NAME_PARTS[kind]]
+    if not full or not parts:
+        return
+    (full_index,) = full  # full_name is single: _assign left at most one
+
+    def strength(i: int) -> tuple[float, int]:
+        return guesses[i].confidence, contents[i].filled
+
+    has_last = any(guesses[i].field == _NAME_PARTS[kind][0] for i in parts)
+    if has_last and max(strength(i) for i in parts) >= strength(full_index):
+        guesses[full_index] = _ignored()
+    else:
+        for i in parts:
             guesses[i] = _ignored()
