@@ -1,0 +1,116 @@
+"""`clientbase export customers|orders`: filters, formats, columns, exit code 2, the audit row."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone, translation
+from python_calamine import CalamineWorkbook
+
+from clientbase.core.choices import AuditAction
+from clientbase.core.models import AuditEvent
+from clientbase.orders.services import OrderInput, order_upsert
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _english(settings: Any) -> Any:
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def base(db: Any) -> dict[str, Any]:
+    moscow = factories.make_customer(last_name="Москвич", city="Москва", phones=["+79160000001"])
+    kazan = factories.make_customer(last_name="Казанец", city="Казань", phones=["+79160000002"])
+    for number, day, status, customer in [
+        ("1", dt.datetime(2026, 1, 5, 12), "delivered", moscow),
+        ("2", dt.datetime(2026, 2, 5, 12), "new", moscow),
+        ("3", dt.datetime(2026, 3, 5, 12), "delivered", kazan),
+    ]:
+        order_upsert(
+            actor=None,
+            data=OrderInput(external_id=number, placed_at=timezone.make_aware(day), status=status),
+            customer=customer,
+        )
+    return {"moscow": moscow, "kazan": kazan}
+
+
+def _read(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.reader(handle, delimiter=";"))
+
+
+def test_customers_by_segment_query_to_csv(base, tmp_path, capsys):
+    target = tmp_path / "moscow.csv"
+    call_command("export", "customers", "--filter", 'город = "Москва"', "-o", str(target))
+    assert capsys.readouterr().out.strip() == f"1 rows written to {target}"
+    rows = _read(target)
+    assert rows[0][:3] == ["External id", "Person or company", "Last name"]
+    assert [r[2] for r in rows[1:]] == ["Москвич"]
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT)
+    assert event.actor_id is None and event.actor_name == ""
+    assert event.extra["via"] == "cli" and event.extra["rows"] == 1
+    assert event.extra["filters"] == {"query": 'city = "Москва"'}
+
+
+def test_format_from_the_extension_and_chosen_columns(base, tmp_path):
+    target = tmp_path / "all.xlsx"
+    call_command("export", "customers", "--columns", "id,phone,last_name", "-o", str(target))
+    rows = CalamineWorkbook.from_path(str(target)).get_sheet_by_index(0).to_python()
+    assert rows[0] == ["clientbase id", "Phone", "Last name"]
+    assert sorted(r[1] for r in rows[1:]) == ["+79160000001", "+79160000002"]
+    forced = tmp_path / "all.txt"
+    call_command("export", "customers", "--format", "xlsx", "-o", str(forced))
+    assert forced.read_bytes().startswith(b"PK")  # a zip: XLSX whatever the name
+
+
+def test_orders_with_the_simple_filter(base, tmp_path):
+    target = tmp_path / "orders.csv"
+    call_command(
+        "export",
+        "orders",
+        "--filter",
+        "status=delivered,from=2026-01-01,to=2026-02-28",
+        "--columns",
+        "order_id,status,placed_at",
+        "-o",
+        str(target),
+    )
+    assert _read(target) == [
+        ["Order number", "Order status", "Order date"],
+        ["1", "delivered", "2026-01-05 12:00:00"],
+    ]
+    call_command("export", "orders", "--filter", f"customer={base['kazan'].pk}", "-o", str(target))
+    assert [r[0] for r in _read(target)[1:]] == ["3"]
+
+
+def test_bad_customer_query_exits_2_with_the_position(db, tmp_path, capsys):
+    target = tmp_path / "x.csv"
+    with pytest.raises(SystemExit) as info:
+        call_command("export", "customers", "--filter", "orders >= x", "-o", str(target))
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Expected a number after “>=” at position 11" in err
+    assert "  orders >= x\n" in err and "\n" + " " * 12 + "^" in err
+    assert not target.exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
+
+
+def test_bad_order_filter_exits_2(db, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        call_command("export", "orders", "--filter", "status=lost", "-o", str(tmp_path / "o.csv"))
+    assert info.value.code == 2
+    assert "Unknown order status “lost”" in capsys.readouterr().err
+
+
+def test_unknown_column_is_a_command_error(db, tmp_path):
+    with pytest.raises(CommandError, match="Unknown columns: colour"):
+        call_command("export", "customers", "--columns", "id,colour", "-o", str(tmp_path / "c"))

@@ -1,0 +1,273 @@
+"""Export pages: who may export, what a download holds, the audit row, big exports as jobs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+from django.utils import translation
+from python_calamine import CalamineWorkbook
+
+from clientbase.accounts.choices import Role
+from clientbase.core.choices import AuditAction
+from clientbase.core.models import AuditEvent
+from clientbase.imports.choices import ExportStatus
+from clientbase.imports.models import ExportJob
+from clientbase.orders.services import ItemInput, OrderInput, order_upsert
+from clientbase.segments import services as segment_services
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _english(settings: Any) -> Any:
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(settings: Any, tmp_path: Any) -> None:
+    settings.DATA_DIR = tmp_path
+
+
+@pytest.fixture
+def people(db: Any) -> dict[str, Any]:
+    moscow = [
+        factories.make_customer(
+            last_name=f"Москвич{n}", city="Москва", phones=[f"+7916000000{n}"], tags=["Опт"]
+        )
+        for n in range(3)
+    ]
+    kazan = factories.make_customer(
+        last_name="=1+1", notes="-2", city="Казань", phones=["+79160000009"]
+    )
+    order_upsert(
+        actor=None,
+        data=OrderInput(external_id="Z-1", status="paid", items=[ItemInput(name="Мёд")]),
+        customer=kazan,
+    )
+    order_upsert(actor=None, data=OrderInput(external_id="Z-2"), customer=moscow[0])
+    return {"moscow": moscow, "kazan": kazan}
+
+
+def _rows(response: Any) -> list[list[str]]:
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
+
+
+URLS = ["/imports/exports/customers/", "/imports/exports/orders/", "/imports/exports/"]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_only_admin_and_manager_may_export(people, users_by_role, url):
+    assert Client().get(url).status_code == 302
+    assert Client().get(url)["Location"].startswith("/accounts/login/?next=")
+    for role, user in users_by_role.items():
+        client = Client()
+        client.force_login(user)
+        expected = 200 if role in (Role.ADMIN, Role.MANAGER) else 403
+        assert client.get(url).status_code == expected, role
+        if expected == 403:
+            response = client.post(url, {"file_format": "csv", "columns": ["id"]})
+            assert response.status_code == 403
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
+
+
+def test_the_form_shows_default_columns_and_the_count(people, manager_user, client_for):
+    body = client_for(manager_user).get("/imports/exports/customers/", {"city": "Москва"}).content
+    text = body.decode()
+    assert "3 rows will be exported." in text
+    assert 'value="last_name" checked' in text
+    assert 'value="id"' in text and 'value="id" checked' not in text
+    assert 'action="/imports/exports/customers/?city=%D0%9C' in text
+
+
+def test_filtered_list_export_holds_exactly_the_filtered_customers_and_is_audited(
+    people, manager_user, client_for
+):
+    client = client_for(manager_user)
+    response = client.post(
+        "/imports/exports/customers/?"
+        + urlencode({"city": "Москва", "sort": "newest", "after": "abc"}),
+        {"file_format": "csv", "columns": ["id", "last_name", "phone", "tags"]},
+    )
+    rows = _rows(response)
+    assert rows[0] == ["clientbase id", "Last name", "Phone", "Tags"]
+    assert sorted(r[1] for r in rows[1:]) == ["Москвич0", "Москвич1", "Москвич2"]
+    assert {r[2] for r in rows[1:]} == {"'+79160000000", "'+79160000001", "'+79160000002"}
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT)
+    assert event.actor_id == manager_user.pk
+    assert event.object_type == "customers.customer"
+    assert event.extra["rows"] == 3
+    assert event.extra["filters"] == {"city": "Москва"}
+    assert event.extra["format"] == "csv"
+    assert event.extra["columns"] == ["id", "last_name", "phone", "tags"]
+
+
+def test_a_search_by_phone_is_exported_but_not_written_into_the_audit(
+    people, admin_user, client_for
+):
+    response = client_for(admin_user).post(
+        "/imports/exports/customers/?q=%2B79160000009", {"file_format": "csv", "columns": ["id"]}
+    )
+    assert [r[0] for r in _rows(response)[1:]] == [str(people["kazan"].pk)]
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT)
+    assert event.extra["filters"] == {"query_kind": "phone"}
+    assert "7916" not in str(event.extra)
+
+
+def test_formulas_are_neutralised_in_the_download(people, admin_user, client_for):
+    response = client_for(admin_user).post(
+        "/imports/exports/customers/?" + urlencode({"city": "Казань"}),
+        {"file_format": "csv", "columns": ["last_name", "notes"]},
+    )
+    assert _rows(response)[1] == ["'=1+1", "'-2"]
+
+
+def test_xlsx_download_keeps_phones_as_text(people, admin_user, client_for):
+    response = client_for(admin_user).post(
+        "/imports/exports/customers/?tag=" + str(people["moscow"][0].tags.get().pk),
+        {"file_format": "xlsx", "columns": ["id", "phone", "last_name"]},
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    content = b"".join(response.streaming_content)
+    book = CalamineWorkbook.from_filelike(io.BytesIO(content))
+    rows = book.get_sheet_by_index(0).to_python()
+    assert len(rows) == 4
+    assert all(isinstance(cell, str) for row in rows for cell in row)
+    assert {r[1] for r in rows[1:]} == {"+79160000000", "+79160000001", "+79160000002"}
+
+
+def test_segment_export(people, manager_user, client_for):
+    segment = segment_services.segment_save(
+        actor=manager_user, name="Казань", query="city = Казань"
+    )
+    client = client_for(manager_user)
+    page = client.get(f"/segments/{segment.pk}/").content.decode()
+    assert f'href="/imports/exports/segments/{segment.pk}/"' in page
+    assert (
+        "Export segment “Казань”"
+        in client.get(f"/imports/exports/segments/{segment.pk}/").content.decode()
+    )
+    response = client.post(
+        f"/imports/exports/segments/{segment.pk}/", {"file_format": "csv", "columns": ["id"]}
+    )
+    assert [r[0] for r in _rows(response)[1:]] == [str(people["kazan"].pk)]
+    assert "segment-" in response["Content-Disposition"]
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT)
+    assert (event.object_type, event.object_id) == ("segments.segment", str(segment.pk))
+    assert event.extra["rows"] == 1 and event.extra["query"] == 'city = "Казань"'
+
+
+def test_orders_export_follows_the_list_filter(people, manager_user, client_for):
+    client = client_for(manager_user)
+    page = client.get("/orders/?status=paid").content.decode()
+    assert 'href="/imports/exports/orders/?status=paid"' in page
+    response = client.post(
+        "/imports/exports/orders/?status=paid",
+        {"file_format": "csv", "columns": ["order_id", "status", "items"]},
+    )
+    assert _rows(response)[1:] == [["Z-1", "paid", "Мёд × 1"]]
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT)
+    assert event.object_type == "orders.order"
+    assert event.extra["filters"] == {"status": "paid"} and event.extra["rows"] == 1
+
+
+def test_customer_list_button_carries_the_filters(people, manager_user, operator_user, client_for):
+    page = (
+        client_for(manager_user)
+        .get("/customers/", {"city": "Казань", "after": "x"})
+        .content.decode()
+    )
+    assert 'href="/imports/exports/customers/?city=%D0%9A%D0%B0%D0%B7%D0%B0%D0%BD%D1%8C"' in page
+    page = client_for(operator_user).get("/customers/").content.decode()
+    assert "/imports/exports/customers/" not in page
+
+
+def test_no_columns_is_an_error_on_the_form(people, admin_user, client_for):
+    response = client_for(admin_user).post("/imports/exports/customers/", {"file_format": "csv"})
+    assert response.status_code == 200 and b"This field is required." in response.content
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
+
+
+def test_a_bad_segment_query_goes_back_with_the_message(db, admin_user, client_for):
+    from clientbase.segments.models import Segment
+
+    segment = Segment.objects.create(name="Сломан", query="orders >= x")
+    response = client_for(admin_user).get(f"/imports/exports/segments/{segment.pk}/")
+    assert response.status_code == 302 and response["Location"] == f"/segments/{segment.pk}/"
+
+
+def test_a_big_export_runs_as_a_job_for_its_creator(
+    people, settings, users_by_role, django_capture_on_commit_callbacks
+):
+    settings.EXPORT_INLINE_MAX_ROWS = 2
+    manager = users_by_role[Role.MANAGER]
+    client = Client()
+    client.force_login(manager)
+    form = client.get("/imports/exports/customers/").content.decode()
+    assert "More than 2 rows" in form
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/imports/exports/customers/?" + urlencode({"city": "Москва"}),
+            {"file_format": "xlsx", "columns": ["id", "phone"]},
+        )
+    job = ExportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/imports/exports/{job.pk}/"
+    assert job.status == ExportStatus.DONE and job.rows == 3 and job.created_by == manager
+    assert job.filters == {"city": "Москва"} and job.columns == ["id", "phone"]
+    assert (settings.DATA_DIR / job.file_path).is_file()
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT)
+    assert event.extra["job"] == job.pk and event.extra["rows"] == 3
+    assert event.actor_id == manager.pk
+
+    page = client.get(f"/imports/exports/{job.pk}/").content.decode()
+    assert f'href="/imports/exports/{job.pk}/download/"' in page
+    download = client.get(f"/imports/exports/{job.pk}/download/")
+    assert download.status_code == 200
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(b"".join(download.streaming_content)))
+    assert len(rows.get_sheet_by_index(0).to_python()) == 4
+    assert job.pk in [j.pk for j in client.get("/imports/exports/").context["jobs"]]
+
+    # Another manager: the job does not exist for them. An admin may download it.
+    other = factories.make_user(role=Role.MANAGER, username="other_manager")
+    other_client = Client()
+    other_client.force_login(other)
+    for path in ("", "status/", "download/"):
+        assert other_client.get(f"/imports/exports/{job.pk}/{path}").status_code == 404
+    assert list(other_client.get("/imports/exports/").context["jobs"]) == []
+    admin = Client()
+    admin.force_login(users_by_role[Role.ADMIN])
+    assert admin.get(f"/imports/exports/{job.pk}/download/").status_code == 200
+    operator = Client()
+    operator.force_login(users_by_role[Role.OPERATOR])
+    assert operator.get(f"/imports/exports/{job.pk}/download/").status_code == 403
+    downloads = AuditEvent.objects.filter(action=AuditAction.VIEW, object_type="imports.exportjob")
+    assert downloads.count() == 2
+
+
+def test_a_running_job_page_polls_with_a_real_link(db, manager_user, client_for):
+    job = ExportJob.objects.create(
+        kind="customers", file_format="csv", created_by=manager_user, status=ExportStatus.RUNNING
+    )
+    client = client_for(manager_user)
+    status = client.get(f"/imports/exports/{job.pk}/status/", HTTP_HX_REQUEST="true")
+    body = status.content.decode()
+    assert f'hx-get="/imports/exports/{job.pk}/status/"' in body
+    assert f'href="/imports/exports/{job.pk}/"' in body
+    assert 'hx-trigger="every 2s"' in body
+    # Not done yet: the download sends back to the page.
+    download = client.get(f"/imports/exports/{job.pk}/download/")
+    assert download.status_code == 302 and download["Location"] == f"/imports/exports/{job.pk}/"
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE)
+    body = client.get(f"/imports/exports/{job.pk}/status/").content.decode()
+    assert "hx-trigger" not in body
+    assert "The file of this export has been deleted." in body
