@@ -406,3 +406,30 @@ def test_a_stored_path_outside_the_data_dir_is_never_served(db, settings, tmp_pa
     (tmp_path / "secret.txt").write_text("x")
     job = ExportJob(kind="customers", file_format="csv", status="done", file_path="../secret.txt")
     assert exports.export_job_file(job) is None
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "import-export.md"
+
+
+def test_docs_list_every_column_with_its_header_and_default():
+    text = DOCS.read_text(encoding="utf-8")
+    export = text.split("## Export", 1)[1]
+    for kind, title in (("customers", "### Customer columns"), ("orders", "### Order columns")):
+        table = export.split(title, 1)[1].split("\n### ", 1)[0]
+        rows = {
+            line.split("|")[1].strip().strip("`"): [c.strip() for c in line.split("|")[2:4]]
+            for line in table.splitlines()
+            if line.startswith("| `")
+        }
+        expected = {c.key: [str(c.label), "✓" if c.default else ""] for c in exports.COLUMNS[kind]}
+        assert rows == expected, kind
+
+
+def test_docs_examples_are_valid_filters(db):
+    from clientbase.segments.language import canonical
+
+    text = DOCS.read_text(encoding="utf-8")
+    assert canonical("vip or importance = vip") in {"vip = true or importance = vip"}
+    assert "--filter 'vip or importance = vip'" in text
+    assert exports.parse_order_filter("status=delivered,from=2026-01-01,to=2026-03-31")
+    assert exports.parse_order_filter("status=delivered,from=2026-01-01")
