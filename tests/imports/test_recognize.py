@@ -283,6 +283,22 @@ MAILCHIMP = {
     "TAGS": "tags",
 }
 
+# Older audiences and API-made exports name the fields by their merge tags.
+MAILCHIMP_MERGE_TAGS = {
+    "Email": "email",
+    "FNAME": "first_name",
+    "LNAME": "last_name",
+    "PHONE": "phone",
+    "MEMBER_RATING": None,
+    "OPTIN_TIME": "registered_at",
+    "OPTIN_IP": None,
+    "CONFIRM_TIME": None,
+    "LAST_CHANGED": None,
+    "LEID": None,
+    "EUID": None,
+    "NOTES": "notes",
+}
+
 BREVO = {
     "EMAIL": "email",
     "FIRSTNAME": "first_name",
@@ -424,6 +440,7 @@ RETAILCRM_ORDERS = {
         pytest.param(INSALES_ORDERS, "orders", "insales", id="insales-orders"),
         pytest.param(TILDA_LEADS, "customers", "tilda", id="tilda"),
         pytest.param(MAILCHIMP, "customers", "mailchimp", id="mailchimp"),
+        pytest.param(MAILCHIMP_MERGE_TAGS, "customers", "mailchimp", id="mailchimp-merge-tags"),
         pytest.param(BREVO, "customers", "brevo", id="brevo"),
         pytest.param(BREVO_RUSSIAN, "customers", "brevo", id="brevo-russian"),
         pytest.param(BITRIX24_CONTACTS, "customers", "bitrix24", id="bitrix24"),
@@ -839,6 +856,12 @@ def test_content_only_customer_file() -> None:
     assert result.columns[0].confidence == 0.9
 
 
+def test_dates_with_months_in_words() -> None:
+    samples = [["24 августа 1990", "1 марта 1985 г.", "Aug 24, 1990", "24-Aug-1979", "3 mai 1991"]]
+    (column,) = recognize(["Столбец"], samples, "customers").columns
+    assert (column.field, column.confidence) == ("birthday", 0.8)
+
+
 def test_content_only_order_file() -> None:
     headers = ["Column 1", "Column 2", "Column 3", "Column 4"]
     samples = [["1001", "1002", "1003", "1004"], MOMENTS, AMOUNTS, EMAILS]
@@ -995,6 +1018,27 @@ def test_minimal_order_file_from_another_system(headers: list[str], expected: li
     result = recognize(headers, samples, "orders")
     assert [c.field for c in result.columns] == expected
     assert all(c.reason == "synonym" for c in result.columns)
+
+
+def test_amocrm_deals_export() -> None:
+    expected = {
+        "ID": "order_id",
+        "Название сделки": None,
+        "Бюджет": "total",
+        "Ответственный": None,
+        "Дата создания": "placed_at",
+        "Статус сделки": "status",
+        "Теги сделки": None,
+        "Основной контакт": "customer_full_name",
+        "Рабочий телефон (контакт)": "customer_phone",
+        "Мобильный телефон (контакт)": None,
+        "Рабочий email (контакт)": "customer_email",
+        "Должность (контакт)": None,
+        "Название (компания)": None,
+    }
+    result = recognize(list(expected), no_samples(list(expected)), "orders")
+    assert result.system == "amocrm"
+    assert mapping(result) == expected
 
 
 def test_amocrm_company_columns_describe_the_company() -> None:

@@ -324,6 +324,17 @@ _DATE = re.compile(
     r"\s*(?:z|utc|[+-]\d{2}:?\d{2})?$",
     re.IGNORECASE,
 )
+# "24 августа 1990", "Aug 24, 1990", "24-Aug-1990": months in words (RU, EN, RO).
+_WORDED_DATE = re.compile(
+    r"^(?:\d{1,2}[\s.\-/]+(?P<m1>[^\W\d_]{3,})\.?[\s.\-/,]+\d{4}"
+    r"|(?P<m2>[^\W\d_]{3,})\.?\s+\d{1,2},?\s+\d{4})"
+    r"(?:\s*г\.?)?(?:[ T,]+(?P<h>\d{1,2}):(?P<mi>\d{2})(?::\d{2})?)?$"
+)
+_MONTHS = frozenset(
+    {"янв", "фев", "мар", "апр", "мая", "май", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"}
+    | {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+    | {"ian", "mai", "iun", "iul", "noi"}
+)
 _CURRENCY = r"(?:[$€£₽]|руб\.?|р\.?|rub|usd|eur|ron|lei|mdl|uah|kzt|byn)"
 _MONEY = re.compile(
     rf"^[-+]?{_CURRENCY}?\s*(?P<int>\d{{1,3}}(?:[ \u202f']\d{{3}})+|\d+)"
@@ -352,7 +363,13 @@ class _Content:
 def _is_date(value: str) -> tuple[bool, bool]:
     match = _DATE.match(value)
     if match is None:
-        return False, False
+        if len(value) > 32 or not (value[0].isdigit() or value[-1].isdigit()):
+            return False, False
+        worded = _WORDED_DATE.match(value)
+        if worded is None or (worded["m1"] or worded["m2"])[:3].casefold() not in _MONTHS:
+            return False, False
+        timed = worded["h"] is not None and (int(worded["h"]), int(worded["mi"])) != (0, 0)
+        return True, timed
     day, month = match["d1"] or match["d2"], match["m1"] or match["m2"]
     day_first = 1 <= int(month) <= 12 and 1 <= int(day) <= 31
     # 08/24/1990: month first is the American form of the same date.
@@ -386,15 +403,18 @@ def _analyse(samples: Iterable[str], kind: str) -> _Content:
         if "@" in value:
             email_shaped.append(value)
             continue
-        if not value[0].isalpha():
-            is_date, has_time = _is_date(value)
-            if is_date:
-                dates += 1
-                timed += has_time
-                continue
-            if _PHONE_SHAPE.match(value) and 10 <= sum(map(str.isdigit, value)) <= 15:
-                phone_shaped.append(value)
-                continue
+        is_date, has_time = _is_date(value)
+        if is_date:
+            dates += 1
+            timed += has_time
+            continue
+        if (
+            not value[0].isalpha()
+            and _PHONE_SHAPE.match(value)
+            and 10 <= sum(map(str.isdigit, value)) <= 15
+        ):
+            phone_shaped.append(value)
+            continue
         if orders:
             match = _MONEY.match(value.lower())
             if match is not None:
