@@ -908,6 +908,15 @@ def test_a_header_known_to_be_no_field_takes_only_contacts_from_content() -> Non
     ]
 
 
+def test_inns_by_their_check_digits_not_phones() -> None:
+    inns = ["7707083893", "7728168971", "500100732259", "7736207543"]
+    result = recognize(["Column 1", "Column 2"], [inns, PHONES], "customers")
+    assert [(c.field, c.reason) for c in result.columns] == [
+        ("inn", "content"),
+        ("phone", "content"),
+    ]
+
+
 def test_content_does_not_veto_numbers_a_phone_shape_cannot_tell() -> None:
     # Ten-digit INNs parse as phones; the header knows better.
     (column,) = recognize(

@@ -15,7 +15,9 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from itertools import pairwise
 
-from clientbase.customers.normalize import try_normalize_email, try_normalize_phone
+from django.core.exceptions import ValidationError
+
+from clientbase.customers.normalize import try_normalize_email, try_normalize_phone, validate_inn
 from clientbase.imports import fields as catalogue
 from clientbase.imports.synonyms import (
     AMBIGUOUS_NAMES,
@@ -102,8 +104,10 @@ def _split(light: str) -> tuple[str, tuple[str, ...]]:
     notes = tuple(n.strip() for n in _BRACKETED.findall(light))
     core = _UNCLOSED.sub(" ", _BRACKETED.sub(" ", light)).replace(")", " ")
     core = _SPACES.sub(" ", core).strip()
-    stripped = _TRAILING_UNIT.sub("", _TRAILING_NUMBER.sub("", core).strip())
-    return (stripped or core), notes
+    core = _TRAILING_NUMBER.sub("", core).strip() or core
+    # Only after a real word: "Д.р." is a birthday, not "д" in roubles.
+    without_unit = _TRAILING_UNIT.sub("", core)
+    return (without_unit if len(without_unit) >= 3 else core), notes
 
 
 def _core(text: str) -> str:
@@ -155,7 +159,8 @@ _SYSTEM_MAPS = {
 }
 
 # Who a column describes when the header says so besides the field itself.
-_PERSON, _COMPANY, _BILLING, _SHIPPING, _DEFAULT = "person", "company", "billing", "shipping", ""
+_PERSON, _COMPANY, _BILLING, _SHIPPING = "person", "company", "billing", "shipping"
+_DEFAULT = "default"
 _NOTE_QUALIFIERS = {
     "контакт": _PERSON,
     "contact": _PERSON,
@@ -358,6 +363,15 @@ class _Content:
     money_is_decimal: bool = False  # some value has cents or a currency sign
     counts_up: bool = False  # whole numbers that only grow: row numbers or ids, not amounts
     words_2_3: float = 0.0
+    inn: float = 0.0
+
+
+def _is_inn(value: str) -> bool:
+    try:
+        validate_inn(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _is_date(value: str) -> tuple[bool, bool]:
@@ -395,7 +409,7 @@ def _analyse(samples: Iterable[str], kind: str) -> _Content:
     # on a few of each shape and scale the count, which keeps a 100-column file in milliseconds.
     email_shaped: list[str] = []
     phone_shaped: list[str] = []
-    dates = timed = money = words = 0
+    dates = timed = money = words = inns = 0
     decimal = False
     amounts: list[int] = []
     orders = kind == "orders"
@@ -407,6 +421,11 @@ def _analyse(samples: Iterable[str], kind: str) -> _Content:
         if is_date:
             dates += 1
             timed += has_time
+            continue
+        # Ten digits are a phone to phonenumbers as well; the INN's check digits tell them
+        # apart (about one phone in eleven passes them by chance).
+        if len(value) in (10, 12) and value.isdigit() and _is_inn(value):
+            inns += 1
             continue
         if (
             not value[0].isalpha()
@@ -438,6 +457,7 @@ def _analyse(samples: Iterable[str], kind: str) -> _Content:
         money_is_decimal=decimal,
         counts_up=counts_up,
         words_2_3=words / n,
+        inn=inns / n,
     )
 
 
@@ -454,7 +474,7 @@ def _valid_share(shaped: list[str], validate: Callable[[str], str | None]) -> fl
 
 
 # Content guesses are never certain: each kind's share of matching samples is scaled down.
-_EMAIL_FACTOR, _PHONE_FACTOR, _DATE_FACTOR = 0.9, 0.85, 0.8
+_EMAIL_FACTOR, _PHONE_FACTOR, _DATE_FACTOR, _INN_FACTOR = 0.9, 0.85, 0.8, 0.8
 _MONEY_FACTOR, _WHOLE_MONEY_FACTOR, _ID_LIKE_MONEY_FACTOR = 0.75, 0.6, 0.3
 _MIN_CONFIDENCE = 0.5
 # A header is overruled only by content this uniform.
@@ -487,6 +507,7 @@ def _content_guess(
         # Dates with a time of day are moments (sign-up), bare dates are birthdays.
         date_field = "registered_at" if content.timed >= 0.5 else "birthday"
         options.append((content.date * _DATE_FACTOR, date_field))
+        options.append((content.inn * _INN_FACTOR, "inn"))
     confidence, field = max(options)
     if confidence < _MIN_CONFIDENCE:
         return None, 0.0
