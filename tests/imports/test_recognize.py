@@ -461,6 +461,22 @@ def test_system_exports(expected: dict[str, str | None], kind: str, system: str)
             assert 0.5 <= column.confidence <= 1.0
 
 
+def test_an_order_export_read_as_a_customer_file_gives_the_buyers() -> None:
+    headers = list(WOOCOMMERCE_ORDERS)
+    result = recognize(headers, no_samples(headers), "customers")
+    assert result.system == "woocommerce"
+    assert {c.header: c.field for c in result.columns if c.field} == {
+        "Customer Email (Billing)": "email",
+        "Billing First Name": "first_name",
+        "Billing Last Name": "last_name",
+        "Billing Phone": "phone",
+    }
+    headers = list(SHOPIFY_ORDERS)
+    result = recognize(headers, no_samples(headers), "customers")
+    assert by_header(result, "Name").field is None  # the order number
+    assert by_header(result, "Billing Name").field == "full_name"
+
+
 def test_system_columns_are_certain() -> None:
     result = recognize(list(SHOPIFY_ORDERS), no_samples(list(SHOPIFY_ORDERS)), "orders")
     name = by_header(result, "Name")

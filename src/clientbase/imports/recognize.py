@@ -119,6 +119,9 @@ def _core(text: str) -> str:
 _MISS = "\0miss"  # not in the table (a None value means "known, and deliberately ignored")
 
 
+_ORDER_IMAGES = frozenset(CUSTOMER_TO_ORDER.values())
+
+
 def _build_table(kind: str) -> dict[str, str | None]:
     table: dict[str, str | None] = {}
     if kind == "orders":
@@ -132,8 +135,12 @@ def _build_table(kind: str) -> dict[str, str | None]:
         for field, synonyms in CUSTOMER_SYNONYMS.items():
             for synonym in synonyms:
                 table.setdefault(_core(synonym), field)
-        # Order words in a customer file ("Номер заказа", "Сумма") are known and not ours.
-        for synonyms in ORDER_SYNONYMS.values():
+        # Order words in a customer file ("Номер заказа", "Сумма") are known and not ours;
+        # the order's own images of customer fields ("Shipping address") are left to the
+        # general rules.
+        for field, synonyms in ORDER_SYNONYMS.items():
+            if field in _ORDER_IMAGES:
+                continue
             for synonym in synonyms:
                 table.setdefault(_core(synonym), None)
     return table
