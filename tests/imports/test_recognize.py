@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clientbase.imports import fields as catalogue
 from clientbase.imports.recognize import ColumnGuess, Recognition, headers_key, recognize
@@ -1096,3 +1098,36 @@ def test_missing_samples_are_no_samples() -> None:
 def test_headers_key() -> None:
     assert headers_key([" Email ", "ФИО", "Телефон"]) == "email\x1fфио\x1fтелефон"
     assert headers_key(["A"]) == headers_key(["  a"])
+
+
+HEADER_WORDS = [h for h, _ in CUSTOMER_HEADERS + ORDER_HEADERS] + ["", "Column", "(", "№", "*"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    headers=st.lists(st.one_of(st.sampled_from(HEADER_WORDS), st.text(max_size=30)), max_size=12),
+    values=st.lists(
+        st.one_of(st.sampled_from(EMAILS + PHONES + BIRTHDAYS + AMOUNTS), st.text(max_size=20)),
+        max_size=8,
+    ),
+    kind=st.sampled_from(["customers", "orders"]),
+)
+def test_any_file_gets_a_well_formed_answer(
+    headers: list[str], values: list[str], kind: str
+) -> None:
+    result = recognize(headers, [values] * len(headers), kind)
+    target_fields = catalogue.fields_for(kind)
+    assert [c.index for c in result.columns] == list(range(len(headers)))
+    assert [c.header for c in result.columns] == headers
+    taken: list[str] = []
+    for column in result.columns:
+        if column.field is None:
+            assert (column.reason, column.confidence) == ("none", 0.0)
+            continue
+        assert column.field in target_fields
+        assert 0.5 <= column.confidence <= 1.0
+        assert column.reason in ("synonym", "system", "content")
+        assert column.reason != "content" or column.confidence < 1.0
+        if not target_fields[column.field].multiple:
+            assert column.field not in taken
+            taken.append(column.field)
