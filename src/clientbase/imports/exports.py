@@ -398,11 +398,21 @@ def resolve_columns(kind: str, keys: Iterable[str] | None) -> list[Column]:
 # ---------------------------------------------------------------- related rows, per batch
 
 
+def _owned_by(ids: list[int], field: str = "customer_id") -> Q:
+    """The batch's ids (ascending) as a condition on a related table's foreign key.
+
+    A dense batch (a whole base, a broad filter) becomes an index range: no thousands of
+    parameters to prepare and bind, and rows of customers left out between them are simply not
+    looked up. A sparse batch (a small segment spread over the base) stays an IN list.
+    """
+    if ids[-1] - ids[0] < 2 * len(ids):
+        return Q(**{f"{field}__gte": ids[0], f"{field}__lte": ids[-1]})
+    return Q(**{f"{field}__in": ids})
+
+
 def _customer_phones(ids: list[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
-    rows = CustomerPhone.objects.filter(customer_id__in=ids).order_by(
-        "customer_id", "-is_primary", "id"
-    )
+    rows = CustomerPhone.objects.filter(_owned_by(ids)).order_by("customer_id", "-is_primary", "id")
     for customer_id, number in rows.values_list("customer_id", "number"):
         found.setdefault(customer_id, []).append(number)
     return found
@@ -410,9 +420,7 @@ def _customer_phones(ids: list[int]) -> dict[int, list[str]]:
 
 def _customer_emails(ids: list[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
-    rows = CustomerEmail.objects.filter(customer_id__in=ids).order_by(
-        "customer_id", "-is_primary", "id"
-    )
+    rows = CustomerEmail.objects.filter(_owned_by(ids)).order_by("customer_id", "-is_primary", "id")
     for customer_id, address in rows.values_list("customer_id", "address"):
         found.setdefault(customer_id, []).append(address)
     return found
@@ -421,7 +429,7 @@ def _customer_emails(ids: list[int]) -> dict[int, list[str]]:
 def _customer_addresses(ids: list[int]) -> dict[int, tuple[str, str, str]]:
     """The default address of each customer (the first one when none is marked default)."""
     found: dict[int, tuple[str, str, str]] = {}
-    rows = Address.objects.filter(customer_id__in=ids).order_by("customer_id", "-is_default", "id")
+    rows = Address.objects.filter(_owned_by(ids)).order_by("customer_id", "-is_default", "id")
     for customer_id, *parts in rows.values_list("customer_id", "postal_code", "region", "line"):
         found.setdefault(customer_id, (parts[0], parts[1], parts[2]))
     return found
@@ -429,7 +437,7 @@ def _customer_addresses(ids: list[int]) -> dict[int, tuple[str, str, str]]:
 
 def _customer_consents(ids: list[int]) -> dict[int, dict[str, str]]:
     found: dict[int, dict[str, str]] = {}
-    rows = Consent.objects.filter(customer_id__in=ids)
+    rows = Consent.objects.filter(_owned_by(ids))
     for customer_id, channel, state in rows.values_list("customer_id", "channel", "state"):
         found.setdefault(customer_id, {})[channel] = state
     return found
@@ -437,7 +445,7 @@ def _customer_consents(ids: list[int]) -> dict[int, dict[str, str]]:
 
 def _customer_tags(ids: list[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
-    through = Customer.tags.through.objects.filter(customer_id__in=ids)
+    through = Customer.tags.through.objects.filter(_owned_by(ids))
     for customer_id, name in through.order_by("customer_id", "tag__name").values_list(
         "customer_id", "tag__name"
     ):
@@ -447,7 +455,7 @@ def _customer_tags(ids: list[int]) -> dict[int, list[str]]:
 
 def _order_items(ids: list[int]) -> dict[int, list[tuple[str, Decimal]]]:
     found: dict[int, list[tuple[str, Decimal]]] = {}
-    rows = OrderItem.objects.filter(order_id__in=ids).order_by("order_id", "id")
+    rows = OrderItem.objects.filter(_owned_by(ids, "order_id")).order_by("order_id", "id")
     for order_id, name, quantity in rows.values_list("order_id", "name", "quantity"):
         found.setdefault(order_id, []).append((name, quantity))
     return found
