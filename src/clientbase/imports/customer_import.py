@@ -80,57 +80,77 @@ class Outcome:
 
 @dataclass
 class Keys:
-    """Match keys of one row: external id, e-mails, phones (normalised)."""
+    """Match keys of one row: external id, e-mails, phones (normalised) and, for a row with
+    none of those, its name (search form) with the birthday."""
 
     external_id: str | None
     emails: list[str]
     phones: list[str]
+    name: str | None = None
 
     def of(self, kind: str) -> list[str]:
         if kind == "external_id":
             return [self.external_id] if self.external_id else []
+        if kind == "name":
+            return [self.name] if self.name else []
         return self.emails if kind == "email" else self.phones
 
 
 def lookup_customers(keys: Sequence[Keys], match_by: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Existing customer ids by external id, e-mail and phone, for every key in the batch.
+    """Existing customer ids by external id, e-mail, phone and (keyless rows) name.
 
-    Chunked IN lookups through indexes: a handful of queries per 50,000 rows. Where two
-    customers share an e-mail or a phone, the oldest (lowest id) is the match.
+    One query per key kind and 50,000 values, through indexes. Where two customers share a
+    key, the oldest (lowest id) is the match.
     """
-    found: dict[str, dict[str, int]] = {"external_id": {}, "email": {}, "phone": {}}
-    wanted = {kind: sorted({v for k in keys for v in k.of(kind)}) for kind in match_by}
-    for chunk in sqlbulk.chunks(wanted.get("external_id", [])):
-        for ext, cid in Customer.objects.filter(external_id__in=chunk).values_list(
-            "external_id", "id"
-        ):
-            found["external_id"][ext] = cid
-    for chunk in sqlbulk.chunks(wanted.get("email", [])):
-        rows = CustomerEmail.objects.filter(address__in=chunk).values_list("address", "customer_id")
-        for address, cid in rows:
-            if cid < found["email"].get(address, cid + 1):
-                found["email"][address] = cid
-    for chunk in sqlbulk.chunks(wanted.get("phone", [])):
-        rows = CustomerPhone.objects.filter(number__in=chunk).values_list("number", "customer_id")
-        for number, cid in rows:
-            if cid < found["phone"].get(number, cid + 1):
-                found["phone"][number] = cid
+    found: dict[str, dict[str, int]] = {"external_id": {}, "email": {}, "phone": {}, "name": {}}
+    sources = {
+        "external_id": (Customer, "external_id", "id"),
+        "email": (CustomerEmail, "address", "customer_id"),
+        "phone": (CustomerPhone, "number", "customer_id"),
+    }
+    for kind in match_by:
+        values = sorted({v for k in keys for v in k.of(kind)})
+        model, column, owner = sources[kind]
+        for value, cid in sqlbulk.select_in(model, [column, owner], column, values):
+            if cid < found[kind].get(value, cid + 1):
+                found[kind][value] = cid
+    names = sorted({k.name.split("|", 1)[0] for k in keys if k.name})
+    for search_name, birthday, cid in sqlbulk.select_in(
+        Customer, ["search_name", "birthday", "id"], "search_name", names
+    ):
+        day = birthday.isoformat() if isinstance(birthday, dt.date) else (birthday or "")
+        for token in (f"{search_name}|{day}", f"{search_name}|"):
+            if cid < found["name"].get(token, cid + 1):
+                found["name"][token] = cid
     return found
 
 
-def resolve(keys: Sequence[Keys], match_by: Sequence[str]) -> tuple[list[int | None], list[int]]:
+def resolve(
+    keys: Sequence[Keys],
+    match_by: Sequence[str],
+    pending: dict[str, int] | None = None,
+) -> tuple[list[int | None], list[int]]:
     """Each row's existing customer (or None) and its group: rows of one customer share one.
 
-    A row matches by the first key kind in `match_by` that finds a customer. Rows that match
-    nothing are grouped when they share a key (duplicates inside the file become one new
-    customer); a row sharing a key with a matched row joins that row's customer.
+    A row matches by the first key kind in `match_by` that finds a customer; a row with no
+    key at all, by its name and birthday. Rows that match nothing are grouped when they
+    share a key (duplicates inside the file become one new customer); a row sharing a key
+    with a matched row joins that row's customer. `pending` holds keys of customers a dry
+    run has "created" in earlier batches (negative ids), so it counts them as a real run
+    would.
     """
     found = lookup_customers(keys, match_by)
+    kinds = [*match_by, "name"]
     matched: list[int | None] = []
     for row_keys in keys:
         hit = None
-        for kind in match_by:
+        for kind in kinds:
             hit = next((found[kind][v] for v in row_keys.of(kind) if v in found[kind]), None)
+            if hit is None and pending:
+                hit = next(
+                    (pending[f"{kind}:{v}"] for v in row_keys.of(kind) if f"{kind}:{v}" in pending),
+                    None,
+                )
             if hit is not None:
                 break
         matched.append(hit)
@@ -148,7 +168,7 @@ def resolve(keys: Sequence[Keys], match_by: Sequence[str]) -> tuple[list[int | N
     order = sorted(range(len(keys)), key=lambda i: matched[i] is None)
     for i in order:
         tokens = [f"c:{matched[i]}"] if matched[i] is not None else []
-        tokens += [f"{kind}:{v}" for kind in match_by for v in keys[i].of(kind)]
+        tokens += [f"{kind}:{v}" for kind in kinds for v in keys[i].of(kind)]
         for token in tokens:
             j = owner.setdefault(token, i)
             a, b = root(i), root(j)
@@ -166,6 +186,43 @@ def resolve(keys: Sequence[Keys], match_by: Sequence[str]) -> tuple[list[int | N
     return matched, groups
 
 
+def row_keys(norm: pl.DataFrame, match_by: Sequence[str]) -> list[Keys]:
+    """Keys of every row; the name key only for rows without any key of `match_by`."""
+    result = []
+    names = _name_keys(norm)
+    for ext, emails, phones, name in zip(
+        _column(norm, "external_id"),
+        _column(norm, "emails"),
+        _column(norm, "phones"),
+        names,
+        strict=True,
+    ):
+        keys = Keys(ext, list(emails or []), list(phones or []))
+        if not any(keys.of(kind) for kind in match_by):
+            keys.name = name
+        result.append(keys)
+    return result
+
+
+def _name_keys(norm: pl.DataFrame) -> list[str | None]:
+    parts = [
+        c for c in ("company_name", "last_name", "first_name", "middle_name") if c in norm.columns
+    ]
+    if not parts:
+        return [None] * norm.height
+    texts = (
+        norm.select(pl.concat_str([pl.col(c) for c in parts], separator=" ", ignore_nulls=True))
+        .to_series()
+        .to_list()
+    )
+    days = _column(norm, "birthday")
+    keys: list[str | None] = []
+    for text, day in zip(texts, days, strict=True):
+        name = search_key(text or "")[:400]
+        keys.append(f"{name}|{day.isoformat() if day else ''}" if name else None)
+    return keys
+
+
 # ---------------------------------------------------------------- the batch
 
 
@@ -177,6 +234,12 @@ class CustomerImport:
         self.write = write
         self.match_by = [k for k in job.match_by if k in ("external_id", "email", "phone")]
         self.now = timezone.now()
+        # Customers an earlier batch of this job created or matched: a later row of the same
+        # file only fills their gaps, so the first occurrence wins across the whole file
+        # and a re-import of the file finds nothing to change. One bit per customer id.
+        self.touched = bytearray()
+        # Dry run only: keys of customers the run would have created, with made-up ids.
+        self.pending: dict[str, int] = {}
 
     # -- entry point
 
@@ -188,16 +251,8 @@ class CustomerImport:
         norm = self._reject_invalid(norm, outcome)
         if norm.is_empty():
             return outcome
-        keys = [
-            Keys(ext, list(emails or []), list(phones or []))
-            for ext, emails, phones in zip(
-                _column(norm, "external_id"),
-                _column(norm, "emails"),
-                _column(norm, "phones"),
-                strict=True,
-            )
-        ]
-        matched, groups = resolve(keys, self.match_by)
+        keys = row_keys(norm, self.match_by)
+        matched, groups = resolve(keys, self.match_by, self.pending)
         norm = norm.with_columns(
             pl.Series("__customer", matched, dtype=pl.Int64),
             pl.Series("__group", groups, dtype=pl.Int64),
@@ -220,11 +275,35 @@ class CustomerImport:
             for item in old.head(EXAMPLES).select("__row", "__customer").to_dicts():
                 outcome.example("unchanged", {"row": item["__row"], "customer": item["__customer"]})
             old = old.clear()
+        if not self.write and new.height:
+            self._remember_pending(norm, keys, new)
+        fresh = old.filter(pl.col("__customer") > 0) if old.height else old
+        outcome.duplicates += old.height - fresh.height
         if new.height:
             self._create(new, outcome)
-        if old.height:
-            self._update(old, outcome)
+        if fresh.height:
+            self._update(fresh, outcome)
+        self._touch([*outcome.created_ids, *(c for c in matched if c is not None and c > 0)])
         return outcome
+
+    def _remember_pending(
+        self, norm: pl.DataFrame, keys: Sequence[Keys], new: pl.DataFrame
+    ) -> None:
+        groups = set(new["__group"].to_list())
+        for group, row_keys_ in zip(norm["__group"].to_list(), keys, strict=True):
+            if group in groups:
+                for kind in [*self.match_by, "name"]:
+                    for value in row_keys_.of(kind):
+                        self.pending.setdefault(f"{kind}:{value}", -1 - group)
+
+    def _touch(self, ids: Iterable[int]) -> None:
+        for cid in ids:
+            if cid >= len(self.touched):
+                self.touched.extend(bytes(max(cid + 1 - len(self.touched), 1 << 16)))
+            self.touched[cid] = 1
+
+    def _touched(self, cid: int) -> bool:
+        return cid < len(self.touched) and bool(self.touched[cid])
 
     # -- validation
 
@@ -261,10 +340,12 @@ class CustomerImport:
             outcome.example("created", _public(item))
         if not self.write:
             return
+        # In name order: five of the customer indexes lead with a constant-ish column and the
+        # name, so sorted rows extend them at a few places instead of all over the B-trees.
+        frame = _with_search_name(_customer_frame(new, self.now)).sort("search_name")
         ids = sqlbulk.allocate_ids(Customer, new.height)
         outcome.created_ids.extend(ids)
-        frame = _customer_frame(new.with_columns(pl.Series("id", ids, dtype=pl.Int64)), self.now)
-        frame = _with_search_name(frame)
+        frame = frame.with_columns(pl.Series("id", ids, dtype=pl.Int64))
         columns = [
             "id",
             "created_at",
@@ -380,7 +461,15 @@ class CustomerImport:
                     (record["__row"], "", "", _("The matching customer was deleted meanwhile."))
                 )
                 continue
-            plan = _plan(record, state)
+            fill_only = self._touched(state["id"])
+            plan = _plan(record, state, fill_only=fill_only)
+            if fill_only:
+                # A later row of a customer an earlier batch already took: merged into it,
+                # counted like duplicates inside one batch, whatever the batch size.
+                outcome.duplicates += 1
+                if plan:
+                    plans.append((record, state, plan))
+                continue
             if not plan:
                 outcome.unchanged += 1
                 outcome.example("unchanged", {"row": record["__row"], "customer": state["id"]})
@@ -506,15 +595,24 @@ def _column(frame: pl.DataFrame, name: str) -> list[Any]:
 
 
 def _merge(norm: pl.DataFrame) -> pl.DataFrame:
-    """One row per group: later non-empty values win, contacts and tags are united."""
+    """One row per group: the first non-empty value wins, contacts and tags are united.
+
+    The first occurrence is taken as the main record; later rows fill its gaps and add
+    their phones, e-mails and tags.
+    """
     aggs: list[pl.Expr] = [pl.col("__row").first(), pl.col("__customer").first()]
     for name, dtype in norm.schema.items():
         if name.startswith("__"):
             continue
         if dtype == pl.List(pl.String):
-            aggs.append(pl.col(name).flatten().drop_nulls().unique(maintain_order=True))
+            aggs.append(
+                pl.col(name)
+                .list.explode(keep_nulls=False, empty_as_null=False)
+                .drop_nulls()
+                .unique(maintain_order=True)
+            )
         else:
-            aggs.append(pl.col(name).drop_nulls().last())
+            aggs.append(pl.col(name).drop_nulls().first())
     return norm.group_by("__group", maintain_order=True).agg(aggs)
 
 
@@ -712,17 +810,24 @@ def _current(ids: Sequence[int], *, lock: bool) -> dict[int, dict[str, Any]]:
     return result
 
 
-def _plan(record: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-    """What differs between a merged file row and the stored customer; {} when nothing."""
+def _plan(record: dict[str, Any], state: dict[str, Any], *, fill_only: bool) -> dict[str, Any]:
+    """What differs between a merged file row and the stored customer; {} when nothing.
+
+    `fill_only`: the customer already took values from an earlier row of this file, so
+    this row may only fill empty fields (and add contacts, tags, consents not set yet).
+    """
     fields: dict[str, Any] = {}
     for name in SCALAR_FIELDS:
         value = record.get(name)
         if value is None or value == state[name]:
             continue
+        if fill_only and state[name] not in (None, "", False):
+            continue
         fields[name] = value
     city = record.get("city")
     line = record.get("address")
-    if city is not None and line is None and city != state["city"]:
+    keep_city = fill_only and state["city"]
+    if city is not None and line is None and city != state["city"] and not keep_city:
         fields["city"] = city[:100]
     phones = [p for p in record.get("phones") or [] if p not in state["phones"]]
     emails = [e for e in record.get("emails") or [] if e not in state["emails"]]
@@ -738,6 +843,8 @@ def _plan(record: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
     consents = {}
     for column, channel in CONSENT_FIELDS.items():
         value = record.get(column)
+        if fill_only and state["consents"].get(channel):
+            continue
         if value is not None and state["consents"].get(channel) != _consent_state(value):
             consents[channel] = _consent_state(value)
     if not (fields or phones or emails or tags or address or consents):

@@ -30,7 +30,14 @@ def undo_customers(job: ImportJob) -> dict[str, Any]:
         for ranges in job.batches.values_list("created_ranges", flat=True)
         for cid in sqlbulk.expand(ranges)
     ]
-    removed, kept_created = remove_created_customers(created_ids)
+    # A customer the import created and a later batch of the same file filled in has the
+    # version of that change, not 1.
+    versions: dict[int, int] = {}
+    for object_id, version_after in ImportChange.objects.filter(job=job).values_list(
+        "object_id", "version_after"
+    ):
+        versions[object_id] = max(version_after, versions.get(object_id, 0))
+    removed, kept_created = remove_created_customers(created_ids, versions)
     restored, kept_updated = restore_updated_customers(job)
     conflicts = kept_created + kept_updated
     return {
@@ -41,8 +48,11 @@ def undo_customers(job: ImportJob) -> dict[str, Any]:
     }
 
 
-def remove_created_customers(ids: list[int]) -> tuple[int, list[dict[str, Any]]]:
+def remove_created_customers(
+    ids: list[int], versions: dict[int, int] | None = None
+) -> tuple[int, list[dict[str, Any]]]:
     """Delete customers an import created, unless someone edited them or they have orders."""
+    versions = versions or {}
     removed = 0
     kept: list[dict[str, Any]] = []
     for chunk in sqlbulk.chunks(ids):
@@ -53,7 +63,7 @@ def remove_created_customers(ids: list[int]) -> tuple[int, list[dict[str, Any]]]
         for cid, version, has_orders, name in candidates.values_list(
             "id", "version", "has_orders", "search_name"
         ):
-            if version != 1:
+            if version != versions.get(cid, 1):
                 kept.append({"id": cid, "name": name, "reason": _("edited after the import")})
             elif has_orders:
                 kept.append({"id": cid, "name": name, "reason": _("has orders since the import")})
@@ -72,53 +82,68 @@ def _restore_value(name: str, value: Any) -> Any:
 
 
 def restore_updated_customers(job: ImportJob) -> tuple[int, list[dict[str, Any]]]:
-    """Put back the values a customer import overwrote, where nobody changed them since."""
+    """Put back the values a customer import overwrote, where nobody changed them since.
+
+    A customer changed by several batches of one file has one change record per batch;
+    the earliest record holds the values from before the import, and the latest version
+    must still be the customer's current one.
+    """
+    by_customer: dict[int, list[ImportChange]] = {}
+    for change in ImportChange.objects.filter(job=job).order_by("id").iterator(chunk_size=2000):
+        by_customer.setdefault(change.object_id, []).append(change)
     restored = 0
     kept: list[dict[str, Any]] = []
     now = timezone.now()
-    changes = ImportChange.objects.filter(job=job).order_by("id")
-    for change in changes.iterator(chunk_size=2000):
-        before = change.before
-        customer = Customer.objects.filter(id=change.object_id).first()
-        if customer is None:
-            continue  # deleted since: nothing to restore
-        if customer.version != change.version_after:
-            kept.append(
-                {
-                    "id": customer.pk,
-                    "name": customer.search_name,
-                    "reason": _("edited after the import"),
-                }
-            )
-            continue
-        values: dict[str, Any] = {
-            name: _restore_value(name, value) for name, value in before["fields"].items()
-        }
-        for name in ("primary_phone", "primary_email", "city", "search_name"):
-            values[name] = before[name]
-        if "birthday" in values:
-            birthday = values["birthday"]
-            values["birth_month"] = birthday.month if birthday else None
-            values["birth_day"] = birthday.day if birthday else None
-        for name in ("vip",):
-            if name in values and values[name] is None:
-                values[name] = False
-        for name, value in list(values.items()):
-            if value is None and name not in (
-                "birthday",
-                "birth_month",
-                "birth_day",
-                "external_id",
-            ):
-                values[name] = ""
-        CustomerPhone.objects.filter(customer_id=customer.pk, number__in=before["phones"]).delete()
-        CustomerEmail.objects.filter(customer_id=customer.pk, address__in=before["emails"]).delete()
-        if before["tags"]:
-            Customer.tags.through.objects.filter(
-                customer_id=customer.pk, tag__name__in=before["tags"]
-            ).delete()
-        if before["address"]:
-            postal_code, region, city, line = before["address"]
+    for chunk in sqlbulk.chunks(sorted(by_customer)):
+        customers = {c.pk: c for c in Customer.objects.filter(id__in=chunk)}
+        for cid in chunk:
+            customer = customers.get(cid)
+            changes = by_customer[cid]
+            if customer is None:
+                continue  # deleted since (or created by this import and removed above)
+            if customer.version != changes[-1].version_after:
+                kept.append(
+                    {
+                        "id": cid,
+                        "name": customer.search_name,
+                        "reason": _("edited after the import"),
+                    }
+                )
+                continue
+            _restore(customer, changes, now)
+            restored += 1
+    return restored, kept
+
+
+def _restore(customer: Customer, changes: list[ImportChange], now: dt.datetime) -> None:
+    first = changes[0].before
+    values: dict[str, Any] = {}
+    for change in reversed(changes):
+        values.update(
+            {name: _restore_value(name, v) for name, v in change.before["fields"].items()}
+        )
+    for name in ("primary_phone", "primary_email", "city", "search_name"):
+        values[name] = first[name]
+    if "birthday" in values:
+        birthday = values["birthday"]
+        values["birth_month"] = birthday.month if birthday else None
+        values["birth_day"] = birthday.day if birthday else None
+    if values.get("vip", False) is None:
+        values["vip"] = False
+    nullable = ("birthday", "birth_month", "birth_day", "external_id")
+    for name, value in list(values.items()):
+        if value is None and name not in nullable:
+            values[name] = ""
+    phones = [p for change in changes for p in change.before["phones"]]
+    emails = [e for change in changes for e in change.before["emails"]]
+    tags = [t for change in changes for t in change.before["tags"]]
+    CustomerPhone.objects.filter(customer_id=customer.pk, number__in=phones).delete()
+    CustomerEmail.objects.filter(customer_id=customer.pk, address__in=emails).delete()
+    if tags:
+        Customer.tags.through.objects.filter(customer_id=customer.pk, tag__name__in=tags).delete()
+    for change in changes:
+        if change.before["address"]:
+            postal_code, region, city, line = change.before["address"]
             Address.objects.filter(
                 customer_id=customer.pk,
                 postal_code=postal_code,
@@ -126,15 +151,16 @@ def restore_updated_customers(job: ImportJob) -> tuple[int, list[dict[str, Any]]
                 city=city,
                 line=line,
             ).delete()
-        for channel, state in before["consents"].items():
-            if state is None:
-                Consent.objects.filter(customer_id=customer.pk, channel=channel).delete()
-            else:
-                Consent.objects.filter(customer_id=customer.pk, channel=channel).update(
-                    state=state, changed_at=now
-                )
-        Customer.objects.filter(id=customer.pk, version=change.version_after).update(
-            **values, version=change.version_after + 1, updated_at=now
-        )
-        restored += 1
-    return restored, kept
+    consents: dict[str, str | None] = {}
+    for change in reversed(changes):
+        consents.update(change.before["consents"])
+    for channel, state in consents.items():
+        if state is None:
+            Consent.objects.filter(customer_id=customer.pk, channel=channel).delete()
+        else:
+            Consent.objects.filter(customer_id=customer.pk, channel=channel).update(
+                state=state, changed_at=now
+            )
+    Customer.objects.filter(id=customer.pk, version=customer.version).update(
+        **values, version=customer.version + 1, updated_at=now
+    )

@@ -218,7 +218,7 @@ def write_error_file(job: ImportJob, rejects: dict[int, str], *, suffix: str) ->
     directory = job_path(job).parent
     with open_job_table(job) as table:
         target = directory / f"{suffix}"
-        wanted = pl.Series(sorted(rejects), dtype=pl.Int64)
+        wanted = sorted(rejects)
         with RejectWriter(target, table.info, _("Import error")) as writer:
             for raw in table.batches(size=settings.IMPORT_BATCH_ROWS):
                 hit = raw.filter(pl.col("__row").is_in(wanted))

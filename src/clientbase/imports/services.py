@@ -357,6 +357,21 @@ def import_job_execute(job_id: int, *, force: bool = False, **run_options: Any) 
     except ReadError as exc:
         engine.mark_failed(job, exc.message)
         raise
+    except InterruptedError:
+        raise  # a test's deliberate stop: the job stays "running", to be resumed
+    except Exception as exc:
+        # Whole batches are committed or not at all; the job can be resumed after a fix.
+        # The message names the error's type only: database errors may quote row values.
+        logger.exception("import %s failed", job.pk)
+        engine.mark_failed(
+            job,
+            _(
+                "The import stopped with an internal error (%(kind)s); committed batches stay, "
+                "and it can be resumed."
+            )
+            % {"kind": type(exc).__name__},
+        )
+        raise
     job.status = ImportStatus.DONE
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "finished_at", "error_file", "report", "updated_at"])

@@ -36,3 +36,28 @@ def export_files_prune() -> int:
 
 
 # ---------------------------------------------------------------- imports
+
+
+# ---------------------------------------------------------------- imports
+
+
+@db_task(retries=0)
+def import_run(job_id: int) -> str:
+    """Run (or resume) one import job; the job's page shows its progress."""
+    from clientbase.imports.services import import_job_execute
+
+    job = import_job_execute(job_id)
+    return job.status
+
+
+@db_periodic_task(crontab(minute="*/2"))
+def import_resume_stale() -> int:
+    """Every two minutes: an import whose worker died mid-run is resumed after its last batch."""
+    from clientbase.imports.services import import_jobs_resume_stale
+
+    stale = import_jobs_resume_stale()
+    for job_id in stale:
+        import_run(job_id)
+    if stale:
+        logger.info("stale imports resumed: %d", len(stale))
+    return len(stale)

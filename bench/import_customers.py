@@ -1,0 +1,157 @@
+"""Customer file import, full pipeline: a messy 1M-row Russian CSV into an empty SQLite base.
+
+    .venv/bin/python bench/import_customers.py [--rows 1000000] [--keep]
+
+Generates the file once (var/bench-import/customers-<rows>.csv, cp1251, ";"): full names in
+both orders, phones in many national formats (8 (916)..., +7..., 7916..., 916..., with
+spaces, dashes, dots, quote-prefixed), e-mails with stray case and spaces, birthdays in three
+date forms, cities, tags; about 2 % invalid rows (bad phone, bad e-mail, impossible date, no
+contact at all) and 3 % duplicates of earlier rows (same e-mail or phone, other spelling).
+Then runs `clientbase import customers FILE --json` in a fresh base with the backup off and
+prints rows/s and the peak memory of the importing process (its maximum resident set).
+A second run of the same file measures "re-import changes nothing".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from _base import CLIENTBASE, ROOT, sqlite_env
+
+LAST = [
+    "Иванов",
+    "Петров",
+    "Сидоров",
+    "Кузнецов",
+    "Смирнов",
+    "Попов",
+    "Волков",
+    "Соколов",
+    "Лебедев",
+    "Козлов",
+    "Новиков",
+    "Морозов",
+    "Павлов",
+    "Фёдоров",
+    "Орлов",
+    "Ёлкин",
+]
+FIRST = ["Иван", "Пётр", "Алексей", "Сергей", "Дмитрий", "Андрей", "Михаил", "Николай"]
+MIDDLE = ["Иванович", "Петрович", "Сергеевич", "Алексеевич", "Дмитриевич", ""]
+CITIES = ["Москва", "Санкт-Петербург", "Казань", "Новосибирск", "Екатеринбург", "Омск", ""]
+DOMAINS = ["mail.ru", "yandex.ru", "gmail.com", "bk.ru", "list.ru", "inbox.ru"]
+TAGS = ["vip", "опт", "новый", "розница", ""]
+
+
+def phone_text(rng: random.Random, number: int) -> str:
+    digits = f"9{number % 1_000_000_000:09d}"
+    a, b, c, d = digits[:3], digits[3:6], digits[6:8], digits[8:]
+    forms = [
+        f"8 ({a}) {b}-{c}-{d}",
+        f"+7 {a} {b}-{c}-{d}",
+        f"7{digits}",
+        f"8{digits}",
+        f"+7({a}){b}{c}{d}",
+        f"{a} {b} {c} {d}",
+        f"'+7 {a} {b} {c} {d}",
+        f"8.{a}.{b}.{c}.{d}",
+    ]
+    return rng.choice(forms)
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    header = "ФИО;Моб. телефон;Доп. телефон;Эл. почта;Дата рождения;Город;Теги;Примечание\n"
+    earlier: list[tuple[str, str]] = []
+    with path.open("w", encoding="cp1251", newline="") as out:
+        out.write(header)
+        for i in range(rows):
+            roll = rng.random()
+            last, first, middle = rng.choice(LAST), rng.choice(FIRST), rng.choice(MIDDLE)
+            name = f"{last} {first} {middle}".strip() if rng.random() < 0.8 else f"{first} {last}"
+            phone = phone_text(rng, 100_000_000 + i * 7919)
+            email = f"{'User' if rng.random() < 0.2 else 'user'}{i}@{rng.choice(DOMAINS)}"
+            if rng.random() < 0.1:
+                email = f"  {email} "
+            day = rng.randint(1, 28)
+            month = rng.randint(1, 12)
+            year = rng.randint(1950, 2005)
+            birthday = rng.choice(
+                [f"{day:02d}.{month:02d}.{year}", f"{year}-{month:02d}-{day:02d}", ""]
+            )
+            second = phone_text(rng, 200_000_000 + i * 104_729) if rng.random() < 0.15 else ""
+            if roll < 0.005:
+                phone = "12345"
+            elif roll < 0.01:
+                email = "no-at-sign.example.ru"
+            elif roll < 0.015:
+                birthday = "31.02.1990"
+            elif roll < 0.02:
+                phone, email, name = "", "", ""
+            elif roll < 0.05 and earlier:
+                phone, email = rng.choice(earlier)
+            if i % 50 == 0 and len(earlier) < 20_000:
+                earlier.append((phone, email))
+            note = "позвонить вечером" if rng.random() < 0.05 else ""
+            row = [name, phone, second, email, birthday, rng.choice(CITIES), rng.choice(TAGS), note]
+            out.write(";".join(row) + "\n")
+
+
+def import_once(env: dict[str, str], path: Path) -> tuple[dict[str, object], float, float]:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [CLIENTBASE, "import", "customers", str(path), "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return json.loads(proc.stdout), seconds, peak_mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    folder = ROOT / "var" / "bench-import"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"customers-{args.rows}.csv"
+    if not path.exists():
+        started = time.perf_counter()
+        generate(path, args.rows)
+        print(f"generated {path} in {time.perf_counter() - started:.1f} s")
+    size_mb = path.stat().st_size / 1024 / 1024
+    data_dir = folder / "base"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    env = {**sqlite_env(data_dir), "IMPORT_BACKUP": "false"}
+    subprocess.run([CLIENTBASE, "migrate", "--no-input", "-v0"], env=env, check=True)
+    result, seconds, peak = import_once(env, path)
+    rows = int(result["rows"])  # type: ignore[call-overload]
+    print(
+        f"import {rows:,} rows ({size_mb:.0f} MB, {result['encoding']}, "
+        f"'{result['delimiter']}'): {seconds:.1f} s = {rows / seconds:,.0f} rows/s; "
+        f"peak memory {peak:.0f} MB"
+    )
+    print(
+        "  created {created:,}, updated {updated:,}, unchanged {unchanged:,}, "
+        "rejected {rejected:,}".format(**result)
+    )
+    again, seconds, peak = import_once(env, path)
+    print(
+        f"re-import of the same file: {seconds:.1f} s = {rows / seconds:,.0f} rows/s; "
+        "created {created:,}, updated {updated:,}, unchanged {unchanged:,}, "
+        "rejected {rejected:,}".format(**again)
+    )
+
+
+if __name__ == "__main__":
+    main()

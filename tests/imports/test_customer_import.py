@@ -1,0 +1,323 @@
+"""Customer files through the whole engine: what lands in the base, re-import, merge, undo, resume."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from clientbase.core.errors import DomainError
+from clientbase.core.models import AuditEvent
+from clientbase.customers.models import Customer, CustomerEmail, CustomerPhone
+from clientbase.customers.normalize import search_key
+from clientbase.imports.choices import ImportStatus
+from clientbase.imports.models import ImportBatch, ImportChange, ImportJob
+from clientbase.imports.readers import ReadError
+from clientbase.imports.services import (
+    import_file,
+    import_job_create,
+    import_job_execute,
+    import_job_start,
+    import_job_undo,
+)
+from clientbase.orders.models import Order
+from tests.factories import make_customer
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "ФИО;Моб. телефон;Почта;Дата рождения;Город;Теги\n"
+
+
+@pytest.fixture(autouse=True)
+def _no_backup(settings: Any) -> None:
+    settings.IMPORT_BACKUP = False
+
+
+def write(tmp_path: Path, text: str, name: str = "clients.csv", encoding: str = "cp1251") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def counts(job: ImportJob) -> tuple[int, int, int, int]:
+    return job.rows_created, job.rows_updated, job.rows_unchanged, job.rows_rejected
+
+
+def test_a_russian_cp1251_file_lands_normalised(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER
+        + "Иванов Иван Иванович;8 (916) 123-45-67;Ivan@Mail.RU ;24.08.1990;Москва;vip, опт\n"
+        + "Анна Петрова;+7 903 111-22-33;anna@example.org;1985-03-01;Казань;\n",
+    )
+    job = import_file(actor=None, kind="customers", path=path)
+    assert job.status == ImportStatus.DONE
+    assert counts(job) == (2, 0, 0, 0)
+    assert job.encoding == "cp1251" and job.delimiter == ";"
+    ivanov = Customer.objects.get(primary_phone="+79161234567")
+    assert (ivanov.last_name, ivanov.first_name, ivanov.middle_name) == (
+        "Иванов",
+        "Иван",
+        "Иванович",
+    )
+    assert ivanov.primary_email == "ivan@mail.ru"
+    assert ivanov.birthday == dt.date(1990, 8, 24)
+    assert (ivanov.birth_month, ivanov.birth_day) == (8, 24)
+    assert ivanov.city == "Москва"
+    assert ivanov.source == "import"
+    assert ivanov.version == 1
+    assert ivanov.search_name == search_key("Иванов", "Иван", "Иванович")
+    assert sorted(ivanov.tags.values_list("name", flat=True)) == ["vip", "опт"]
+    assert list(ivanov.phones.values_list("number", "is_primary")) == [("+79161234567", True)]
+    # "Имя Фамилия" order is recognised too.
+    anna = Customer.objects.get(primary_email="anna@example.org")
+    assert (anna.last_name, anna.first_name) == ("Петрова", "Анна")
+    # One audit event for the import, naming its counts; no personal data in it.
+    event = AuditEvent.objects.get(action="import")
+    assert event.extra["created"] == 2 and event.extra["rows"] == 2
+    assert "ivan@mail.ru" not in str(event.extra)
+
+
+def test_reimporting_the_same_file_changes_nothing(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER
+        + "Иванов Иван;8 916 123 45 67;ivan@mail.ru;24.08.1990;Москва;vip\n"
+        + "Иванов И.;+79161234567;second@mail.ru;;;новый\n"  # the same phone: merged
+        + "Сидоров Пётр;;;;;\n",  # no contact at all: matched by name on the second run
+    )
+    first = import_file(actor=None, kind="customers", path=path)
+    assert counts(first) == (2, 0, 1, 0)
+    before = {c.pk: (c.version, c.updated_at) for c in Customer.objects.all()}
+    second = import_file(actor=None, kind="customers", path=path)
+    assert counts(second) == (0, 0, 3, 0)
+    assert {c.pk: (c.version, c.updated_at) for c in Customer.objects.all()} == before
+    assert not ImportChange.objects.filter(job=second).exists()
+
+
+def test_duplicates_inside_the_file_become_one_customer_with_all_contacts(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER
+        + "Иванов Иван;8 916 123 45 67;ivan@mail.ru;;Москва;vip\n"
+        + "Иванов Иван Петрович;;IVAN@mail.ru;24.08.1990;Тверь;опт\n"
+        + "Иванов;+7 916 123-45-67;work@firm.ru;;;\n",
+    )
+    job = import_file(actor=None, kind="customers", path=path)
+    assert counts(job) == (1, 0, 2, 0)
+    customer = Customer.objects.get()
+    # The first occurrence wins; later rows fill gaps and add contacts and tags.
+    assert (customer.last_name, customer.first_name, customer.middle_name) == (
+        "Иванов",
+        "Иван",
+        "Петрович",
+    )
+    assert customer.birthday == dt.date(1990, 8, 24)
+    assert customer.city == "Москва"
+    assert sorted(customer.emails.values_list("address", flat=True)) == [
+        "ivan@mail.ru",
+        "work@firm.ru",
+    ]
+    assert customer.primary_email == "ivan@mail.ru"
+    assert sorted(customer.tags.values_list("name", flat=True)) == ["vip", "опт"]
+
+
+def test_existing_customers_are_updated_and_undo_restores_them(tmp_path: Path) -> None:
+    existing = make_customer(phones=["+79161234567"], city="Москва", last_name="Старов")
+    path = write(
+        tmp_path,
+        HEADER + "Новиков Иван;89161234567;new@mail.ru;01.02.1980;Казань;vip\n",
+    )
+    job = import_file(actor=None, kind="customers", path=path)
+    assert counts(job) == (0, 1, 0, 0)
+    existing.refresh_from_db()
+    assert existing.last_name == "Новиков"
+    assert existing.birthday == dt.date(1980, 2, 1)
+    assert existing.primary_email == "new@mail.ru"
+    assert existing.version == 2
+    change = ImportChange.objects.get(job=job)
+    assert change.object_id == existing.pk
+    assert change.before["fields"]["last_name"] == "Старов"
+    assert job.report["examples"]["updated"][0]["changes"]["last_name"] == "Новиков"
+
+    job = import_job_undo(actor=None, job_id=job.pk)
+    assert job.status == ImportStatus.UNDONE
+    assert job.undo_report["restored"] == 1 and job.undo_report["conflicts"] == 0
+    existing.refresh_from_db()
+    assert existing.last_name == "Старов"
+    assert existing.birthday is None
+    assert existing.primary_email == ""
+    assert not CustomerEmail.objects.filter(customer=existing).exists()
+    assert list(existing.tags.all()) == []
+    assert existing.version == 3
+    assert AuditEvent.objects.filter(action="import_undo").count() == 1
+
+
+def test_undo_removes_created_customers_but_keeps_later_work(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER
+        + "Первый Клиент;+79160000001;;;;\n"
+        + "Второй Клиент;+79160000002;;;;\n"
+        + "Третий Клиент;+79160000003;;;;\n",
+    )
+    job = import_file(actor=None, kind="customers", path=path)
+    edited = Customer.objects.get(primary_phone="+79160000002")
+    Customer.objects.filter(pk=edited.pk).update(version=2, notes="called")
+    with_order = Customer.objects.get(primary_phone="+79160000003")
+    Order.objects.create(
+        customer=with_order, external_id="A-1", placed_at=dt.datetime.now(dt.UTC), total=10
+    )
+    job = import_job_undo(actor=None, job_id=job.pk)
+    assert job.undo_report["removed"] == 1
+    assert job.undo_report["conflicts"] == 2
+    assert {c["id"] for c in job.undo_report["conflict_list"]} == {edited.pk, with_order.pk}
+    assert set(Customer.objects.values_list("primary_phone", flat=True)) == {
+        "+79160000002",
+        "+79160000003",
+    }
+    with pytest.raises(DomainError):
+        import_job_undo(actor=None, job_id=job.pk)
+
+
+def test_modes_create_only_and_update_only(tmp_path: Path) -> None:
+    existing = make_customer(phones=["+79161234567"], last_name="Старов")
+    text = HEADER + "Новиков Иван;89161234567;;;;\nНовый Клиент;+79035550000;;;;\n"
+    created = import_file(actor=None, kind="customers", path=write(tmp_path, text), mode="create")
+    assert counts(created) == (1, 0, 1, 0)
+    existing.refresh_from_db()
+    assert existing.last_name == "Старов"
+    Customer.objects.filter(primary_phone="+79035550000").delete()
+    updated = import_file(actor=None, kind="customers", path=write(tmp_path, text), mode="update")
+    assert counts(updated) == (0, 1, 0, 1)
+    assert updated.report["rejects"][0]["row"] == 3
+    assert not Customer.objects.filter(primary_phone="+79035550000").exists()
+
+
+def test_match_priority_decides_between_two_customers(tmp_path: Path) -> None:
+    by_phone = make_customer(phones=["+79161234567"], last_name="Телефонов")
+    by_email = make_customer(phones=[], emails=["a@b.ru"], last_name="Почтов")
+    text = HEADER + "Новиков Иван;89161234567;a@b.ru;;;\n"
+    job = import_file(
+        actor=None, kind="customers", path=write(tmp_path, text), match_by=["phone", "email"]
+    )
+    assert counts(job) == (0, 1, 0, 0)
+    by_phone.refresh_from_db()
+    by_email.refresh_from_db()
+    assert by_phone.last_name == "Новиков" and by_email.last_name == "Почтов"
+
+
+def test_rejected_rows_are_reported_and_written_to_an_error_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER
+        + "Хороший Клиент;+79160000001;;;;\n"
+        + "Плохой Телефон;12345;;;;\n"
+        + "Плохая Дата;+79160000002;;31.02.1990;;\n"
+        + ";;;;Москва;\n",
+    )
+    job = import_file(actor=None, kind="customers", path=path)
+    assert counts(job) == (1, 0, 0, 3)
+    assert job.rows_done == 4
+    rejects = {r["row"]: r for r in job.report["rejects"]}
+    assert set(rejects) == {3, 4, 5}
+    assert rejects[3]["column"] == "Моб. телефон" and rejects[3]["value"] == "12345"
+    assert rejects[4]["column"] == "Дата рождения"
+    error_file = Path(settings.DATA_DIR) / job.error_file
+    lines = error_file.read_bytes().decode("cp1251").splitlines()
+    assert lines[0].startswith("ФИО;Моб. телефон;Почта;Дата рождения;Город;Теги;")
+    assert lines[1].startswith("Плохой Телефон;12345;")
+    assert "Моб. телефон" in lines[1].split(";")[-1]
+    assert len(lines) == 4
+    # Nothing of a rejected row was written.
+    assert Customer.objects.count() == 1
+
+
+def test_a_dry_run_writes_nothing_and_predicts_the_real_run(tmp_path: Path, settings: Any) -> None:
+    settings.IMPORT_BATCH_ROWS = 2  # duplicates across batches must be predicted too
+    existing = make_customer(phones=["+79161234567"], last_name="Старов")
+    text = (
+        HEADER
+        + "Новиков Иван;89161234567;;;;\n"
+        + "Новый Клиент;+79035550000;;;;\n"
+        + "Плохой;123;;;;\n"
+        + "Новый Клиент;8 903 555 00 00;x@y.ru;;;\n"
+    )
+    preview = import_file(actor=None, kind="customers", path=write(tmp_path, text), dry_run=True)
+    assert preview.status == ImportStatus.PREVIEWED
+    assert Customer.objects.count() == 1
+    existing.refresh_from_db()
+    assert existing.version == 1
+    report = preview.preview
+    real = import_file(actor=None, kind="customers", path=write(tmp_path, text))
+    assert (
+        (report["created"], report["updated"], report["unchanged"], report["rejected"])
+        == (
+            real.rows_created,
+            real.rows_updated,
+            real.rows_unchanged,
+            real.rows_rejected,
+        )
+        == (1, 1, 1, 1)
+    )
+
+
+def test_an_interrupted_import_resumes_without_duplicates_or_gaps(
+    tmp_path: Path, settings: Any
+) -> None:
+    settings.IMPORT_BATCH_ROWS = 3
+    lines = [f"Клиент{i} Тестовый;+7916{i:07d};c{i}@mail.ru;;;\n" for i in range(10)]
+    lines.insert(4, "Плохой;123;;;;\n")
+    path = write(tmp_path, HEADER + "".join(lines))
+    job = import_job_create(actor=None, kind="customers", source=path, original_name=path.name)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+    with pytest.raises(InterruptedError):
+        import_job_execute(job.pk, stop_after_batches=2)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.RUNNING
+    assert ImportBatch.objects.filter(job=job).count() == 2
+    assert Customer.objects.count() == 5
+    job = import_job_execute(job.pk, force=True)
+    assert job.status == ImportStatus.DONE
+    assert counts(job) == (10, 0, 0, 1)
+    assert Customer.objects.count() == 10
+    assert CustomerPhone.objects.count() == 10
+    batches = list(ImportBatch.objects.filter(job=job).order_by("seq"))
+    rows = [(b.first_row, b.last_row) for b in batches]
+    assert rows[0][0] == 2 and rows[-1][1] == 12
+    assert all(a[1] + 1 == b[0] for a, b in zip(rows, rows[1:], strict=False))
+    assert Path(settings.DATA_DIR, job.error_file).read_bytes().decode("cp1251").count("\n") == 2
+
+
+def test_a_backup_is_taken_before_the_import(tmp_path: Path, settings: Any) -> None:
+    settings.IMPORT_BACKUP = True
+    settings.BACKUP_DIR = tmp_path / "backups"
+    path = write(tmp_path, HEADER + "Клиент Один;+79160000001;;;;\n")
+    job = import_file(actor=None, kind="customers", path=path)
+    assert job.backup_path and Path(job.backup_path).is_file()
+
+
+def test_a_broken_file_creates_no_job(tmp_path: Path) -> None:
+    path = tmp_path / "junk.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 10)
+    with pytest.raises(ReadError):
+        import_job_create(actor=None, kind="customers", source=path, original_name="junk.csv")
+    assert not ImportJob.objects.exists()
+    assert not list((Path(settings.DATA_DIR) / "imports").glob("*/source-junk.csv"))
+
+
+def test_a_mapping_without_identity_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "Город;Теги\nМосква;vip\n")
+    with pytest.raises(DomainError) as caught:
+        import_file(actor=None, kind="customers", path=path)
+    assert caught.value.code == "mapping_incomplete"
+
+
+def test_import_started_twice_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "Клиент Один;+79160000001;;;;\n")
+    job = import_file(actor=None, kind="customers", path=path)
+    with pytest.raises(DomainError):
+        import_job_start(actor=None, job_id=job.pk)
