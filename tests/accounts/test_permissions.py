@@ -40,7 +40,7 @@ from clientbase.customers.models import (
     TimelineEvent,
 )
 from clientbase.customers.services import customer_snapshot
-from clientbase.imports.models import ExportJob
+from clientbase.imports.models import ExportJob, ImportJob
 from clientbase.orders.models import ManagerCapacity, Order
 from clientbase.orders.services import OrderInput, order_upsert
 from clientbase.segments.models import Segment
@@ -62,6 +62,7 @@ EXPECTED_MATRIX = {
         Perm.CUSTOMER_BULK,
         Perm.CUSTOMER_DOCUMENT,
         Perm.CUSTOMER_EXPORT,
+        Perm.IMPORT_RUN,
         Perm.TAG_MANAGE,
         Perm.ANALYTICS_VIEW,
         Perm.SEGMENT_MANAGE,
@@ -197,6 +198,7 @@ KWARG_VALUES = {
     "tag_id": ("object", "tag"),
     "user_id": ("object", "user"),
     "field_id": ("object", "custom_field"),
+    "job_id": ("object", "import_job"),
     "key": ("value", "shoe_size"),
     "slug": ("value", "shoe_size"),
 }
@@ -253,7 +255,8 @@ def test_public_views_are_only_the_expected_ones():
 
 
 def test_every_url_argument_can_be_filled():
-    objects = {k: type("Obj", (), {"pk": 1})() for k in PK_OBJECT_BY_SEGMENT.values()}
+    named = {what for kind, what in KWARG_VALUES.values() if kind == "object"}
+    objects = {k: type("Obj", (), {"pk": 1})() for k in {*PK_OBJECT_BY_SEGMENT.values(), *named}}
     for route in ROUTES:
         concrete_path(route, objects)
 
@@ -289,6 +292,17 @@ def world(users_by_role):
         "export_job": ExportJob.objects.create(
             kind="customers", file_format="csv", created_by=users_by_role[Role.MANAGER]
         ),
+        # A finished import with no file behind it: its pages render, its undo is refused
+        # for roles without import.run before anything is read.
+        "import_job": ImportJob.objects.create(
+            kind="customers",
+            status="done",
+            original_name="clients.csv",
+            file_path="imports/none/source-clients.csv",
+            headers=["ФИО", "Телефон"],
+            mapping={"0": "full_name", "1": "phone"},
+            created_by=users_by_role[Role.MANAGER],
+        ),
     }
     clients = {}
     for role, user in users_by_role.items():
@@ -316,6 +330,7 @@ def database_state(world) -> dict:
         "webhooks": list(WebhookSubscription.objects.values()),
         "api_tokens": list(ApiToken.objects.values_list("pk", "name", "revoked_at")),
         "orders": list(Order.objects.values_list("pk", "status", "manager_id", "total")),
+        "imports": list(ImportJob.objects.values_list("pk", "status", "mapping", "undone_at")),
         "capacities": list(ManagerCapacity.objects.values()),
         "changes": AuditEvent.objects.exclude(
             action__in=[AuditAction.VIEW, AuditAction.SEARCH, AuditAction.EXPORT]
