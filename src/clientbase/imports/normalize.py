@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,6 +19,7 @@ import email_validator
 import polars as pl
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
@@ -75,12 +77,26 @@ def normalize_batch(
     errors: dict[str, list[pl.Series]] = {c: [] for c in source_columns}
     split_names: dict[str, pl.Series] = {}
 
-    # The bank account is checked against the BIC of the same row, so the BIC goes first.
-    order = sorted(by_field, key=lambda key: key == "bank_account")
-    for key in order:
-        field = fields[key]
-        columns = by_field[key]
-        result = _normalize_field(field, kind, [raw[c] for c in columns], columns, region, values)
+    def normalise(key: str) -> _Result:
+        with translation.override(language):
+            columns = by_field[key]
+            return _normalize_field(
+                fields[key], kind, [raw[c] for c in columns], columns, region, values
+            )
+
+    # polars runs one string operation on one core, so the fields are spread over its
+    # threads (it releases the GIL). Translation is per thread: the caller's language goes along.
+    # The bank account is checked against the BIC of the same row, so it comes last.
+    language = translation.get_language()
+    independent = [key for key in by_field if key != "bank_account"]
+    with ThreadPoolExecutor(max_workers=max(1, min(pl.thread_pool_size(), 4))) as pool:
+        results = dict(zip(independent, pool.map(normalise, independent), strict=True))
+    for key in independent:
+        values.update({n: v for n, v in results[key].values.items() if n == "bank_bic"})
+    if "bank_account" in by_field:
+        results["bank_account"] = normalise("bank_account")
+    for key in by_field:
+        field, result = fields[key], results[key]
         for column, error in result.errors.items():
             errors[column].append(error)
         for name, series in result.values.items():
@@ -204,8 +220,14 @@ def _collapsed(column: pl.Series) -> pl.Series:
     return _drop_placeholders(text)
 
 
+# The usual spellings of each placeholder: one hash lookup instead of lower-casing every cell.
+_PLACEHOLDER_SPELLINGS = sorted(
+    {form for p in PLACEHOLDERS for form in (p, p.upper(), p.capitalize(), p.title())}
+)
+
+
 def _drop_placeholders(text: pl.Series) -> pl.Series:
-    empty = text.is_null() | text.str.to_lowercase().is_in(PLACEHOLDERS)
+    empty = text.is_null() | text.is_in(_PLACEHOLDER_SPELLINGS)
     return pl.select(pl.when(empty.not_()).then(text)).to_series().cast(_S)
 
 
@@ -395,7 +417,7 @@ def _contacts(
     for column, name in zip(columns, names, strict=True):
         cell = _drop_placeholders(column.str.strip_chars())
         has_separator = cell.str.contains(r"[,;]").fill_null(False)
-        single = normalise(cell)
+        single = _on_present(cell, normalise)
         frame = pl.DataFrame({"raw": column, "cell": cell, "single": single, "sep": has_separator})
         frame = frame.with_columns(
             values=pl.when(pl.col("single").is_not_null()).then(pl.concat_list("single")),
@@ -436,14 +458,35 @@ def _contacts(
         )
         lists.append(result["values"])
         errors[name] = result["error"].cast(_S)
+    combined = _merged_lists(lists)
+    value = combined if as_list else combined.list.first()
+    return _Result({out: value.alias(out)}, errors)
+
+
+def _on_present(cells: pl.Series, normalise: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """normalise() on the non-empty cells only: second phone or e-mail columns are mostly empty."""
+    present = cells.is_not_null()
+    count = int(present.sum())
+    if count == len(cells):
+        return normalise(cells)
+    result = pl.Series([None] * len(cells), dtype=_S)
+    if count:
+        where = present.arg_true()
+        result = result.scatter(where, normalise(cells.gather(where)))
+    return result
+
+
+def _merged_lists(lists: list[pl.Series]) -> pl.Series:
+    """Several columns' lists as one, in column order, without duplicates; empty -> null."""
+    if len(lists) == 1 and not (lists[0].list.len() > 1).any():
+        # One value per cell in one column (the usual case): nothing to merge or deduplicate.
+        return pl.select(pl.when(lists[0].list.len() > 0).then(lists[0])).to_series()
     combined = pl.select(
         pl.concat_list([values.fill_null(_EMPTY_LIST) for values in lists]).list.unique(
             maintain_order=True
         )
     ).to_series()
-    combined = pl.select(pl.when(combined.list.len() > 0).then(combined)).to_series()
-    value = combined if as_list else combined.list.first()
-    return _Result({out: value.alias(out)}, errors)
+    return pl.select(pl.when(combined.list.len() > 0).then(combined)).to_series()
 
 
 def _with_value_message(template: str, value: pl.Expr) -> pl.Expr:
@@ -506,12 +549,7 @@ def _tags(columns: list[pl.Series], names: list[str], out: str) -> _Result:
         )
         lists.append(joined["tags"].cast(pl.List(_S)))
         errors[name] = joined["error"].cast(_S)
-    combined = pl.select(
-        pl.concat_list([values.fill_null(_EMPTY_LIST) for values in lists]).list.unique(
-            maintain_order=True
-        )
-    ).to_series()
-    combined = pl.select(pl.when(combined.list.len() > 0).then(combined)).to_series()
+    combined = _merged_lists(lists)
     return _Result({out: combined.alias(out)}, errors)
 
 
@@ -523,7 +561,7 @@ def _pattern_matches(nsn: pl.Expr, desc: object) -> pl.Expr:
     pattern = getattr(desc, "national_number_pattern", None) if desc is not None else None
     if not pattern:
         return pl.lit(False)
-    matches = nsn.str.contains(f"^(?:{pattern})$")
+    matches = nsn.str.contains(f"(?-u)^(?:{pattern})$")
     lengths = tuple(getattr(desc, "possible_length", None) or ())
     if lengths:
         matches = nsn.str.len_chars().is_in(list(lengths)) & matches
@@ -556,7 +594,7 @@ def _valid_for_region(nsn: pl.Expr, metadata: PhoneMetadata) -> pl.Expr:
             by_lengths.setdefault(tuple(desc.possible_length or ()), []).append(pattern)  # type: ignore[union-attr]
     any_type = pl.lit(False)
     for lengths, patterns in by_lengths.items():
-        matches = nsn.str.contains("^(?:" + "|".join(f"(?:{p})" for p in patterns) + ")$")
+        matches = nsn.str.contains("(?-u)^(?:" + "|".join(f"(?:{p})" for p in patterns) + ")$")
         if lengths:
             matches = nsn.str.len_chars().is_in(list(lengths)) & matches
         any_type = any_type | matches
@@ -611,7 +649,8 @@ def _number_valid(nsn: pl.Expr, rules: _PhoneRules) -> pl.Expr:
             continue
         valid = _valid_for_region(nsn, metadata)
         if metadata.leading_digits is not None:
-            condition, outcome = nsn.str.contains(f"^(?:{metadata.leading_digits})"), valid
+            condition = nsn.str.contains(f"(?-u)^(?:{metadata.leading_digits})")
+            outcome = valid
         else:
             condition, outcome = valid, pl.lit(True)
         chain = (
@@ -625,7 +664,7 @@ def _number_valid(nsn: pl.Expr, rules: _PhoneRules) -> pl.Expr:
 
 
 _PHONE_SHAPE = r"^[ \t\u00a0'=\"]*\+?[0-9 \t\u00a0()\-./\"]*$"
-_EXCEL_EXPONENT = r"^(\d)[.,](\d+)[eE]\+?(\d{1,2})$"
+_EXCEL_EXPONENT = r"(?-u)^(\d)[.,](\d+)[eE]\+?(\d{1,2})$"
 
 
 def _expand_excel_numbers(text: pl.Series) -> pl.Series:
@@ -634,20 +673,29 @@ def _expand_excel_numbers(text: pl.Series) -> pl.Series:
     An exponent form whose digits were cut by Excel stays as it is (and fails), since the
     lost digits cannot be guessed.
     """
+    with_zero = text.str.contains(r"(?-u)^\d{6,}[.,]0+$").fill_null(False)
+    exponent_form = text.str.contains(_EXCEL_EXPONENT).fill_null(False)
+    # Both shapes are rare: the common case costs two scans and nothing else.
+    if not (with_zero.any() or exponent_form.any()):
+        return text
     frame = pl.DataFrame({"t": text}).with_columns(
-        m=pl.col("t").str.extract_groups(_EXCEL_EXPONENT),
+        m=pl.col("t").str.extract_groups(_EXCEL_EXPONENT)
     )
     head, tail, exponent = (pl.col("m").struct.field(f) for f in ("1", "2", "3"))
     expanded = pl.when(tail.str.len_chars() == exponent.cast(pl.Int32, strict=False)).then(
         pl.concat_str([head, tail])
     )
     return frame.select(
-        pl.when(pl.col("t").str.contains(r"^\d{6,}[.,]0+$"))
+        pl.when(pl.lit(with_zero))
         .then(pl.col("t").str.replace(r"[.,]0+$", ""))
-        .when(pl.col("t").str.contains(_EXCEL_EXPONENT))
+        .when(pl.lit(exponent_form))
         .then(expanded.fill_null(pl.col("t")))
         .otherwise(pl.col("t"))
     ).to_series()
+
+
+# Characters a phone cell of a common shape may hold besides digits and a leading "+".
+_PHONE_JUNK_CHARS = [" ", "\t", "\u00a0", "'", "=", '"', "(", ")", "-", ".", "/"]
 
 
 def phones_fast(raw: pl.Series, region: str) -> tuple[pl.Series, pl.Series]:
@@ -660,32 +708,24 @@ def phones_fast(raw: pl.Series, region: str) -> tuple[pl.Series, pl.Series]:
     if rules is None:
         return pl.Series([None] * len(raw), dtype=_S), pl.Series([False] * len(raw))
     cc, npp = rules.country_code, rules.national_prefix
-    general = f"^(?:{rules.general})$"
+    # Digits only from here on, so ASCII regexes (faster) mean the same as Unicode ones.
+    general = f"(?-u)^(?:{rules.general})$"
     text = pl.col("raw").str.strip_chars()
-    digits = pl.col("text").str.strip_chars_start("'=").str.replace_all(r"[^0-9+]", "")
-    frame = pl.DataFrame({"raw": raw}).with_columns(text=text)
-    frame = frame.with_columns(
-        shape=pl.col("text").str.contains(_PHONE_SHAPE) & (pl.col("text").str.len_chars() <= 40),
-        d=digits,
-    ).with_columns(
-        d=pl.when(pl.col("d").str.starts_with("00"))
-        .then(pl.concat_str([pl.lit("+"), pl.col("d").str.slice(2)]))
-        .otherwise(pl.col("d"))
-    )
+    # For cells of the common shape, dropping these characters is the reference's [^\d+] cleanup.
+    digits = pl.col("text").str.replace_many(dict.fromkeys(_PHONE_JUNK_CHARS, ""))
     d = pl.col("d")
     plus = d.str.starts_with("+")
     body = d.str.strip_prefix("+")
-    is_plain = d.str.contains(r"^\+?[0-9]+$")
     starts_npp = d.str.starts_with(npp) if npp else pl.lit(False)
     starts_cc = d.str.starts_with(cc)
-    starts_idd = d.str.contains(f"^(?:{rules.idd})")
+    starts_idd = d.str.contains(f"(?-u)^(?:{rules.idd})")
     stripped_npp = d.str.slice(len(npp)) if npp else d
     stripped_cc = d.str.slice(len(cc))
-    viable = d.str.contains(general)
+    viable = pl.col("viable")
     lengths = list(rules.general_lengths)
+    after_plus = body.str.slice(len(cc))
 
     # Each branch mirrors a route of phonenumbers.parse; shapes it cannot be sure of stay undecided.
-    after_plus = body.str.slice(len(cc))
     nsn = (
         pl.when(
             plus
@@ -714,21 +754,32 @@ def phones_fast(raw: pl.Series, region: str) -> tuple[pl.Series, pl.Series]:
         .then(None)
         .otherwise(d)
     )
-    frame = frame.with_columns(nsn=pl.when(pl.col("shape") & is_plain).then(nsn))
-    frame = frame.with_columns(
-        valid=_number_valid(pl.col("nsn"), rules),
-        no_digits=~pl.col("d").str.contains(r"[0-9]") & pl.col("text").str.contains(r"^[^0-9]*$"),
-    )
-    result = frame.select(
-        pl.when(pl.col("nsn").is_not_null() & pl.col("valid"))
-        .then(pl.concat_str([pl.lit("+" + cc), pl.col("nsn")]))
-        .alias("e164"),
-        (
-            pl.col("nsn").is_not_null()
-            # Cells without a digit (ASCII or other) can never be a number.
-            | (pl.col("no_digits") & pl.col("text").str.contains(r"^\P{Nd}*$"))
-            | (pl.col("text").str.len_chars() > 40)
-        ).alias("decided"),
+    shape = pl.col("text").str.contains(_PHONE_SHAPE) & (pl.col("text").str.len_chars() <= 40)
+    result = (
+        pl.LazyFrame({"raw": raw})
+        .with_columns(text=text)
+        .with_columns(shape=shape, d=digits)
+        .with_columns(
+            d=pl.when(d.str.starts_with("00"))
+            .then(pl.concat_str([pl.lit("+"), d.str.slice(2)]))
+            .otherwise(d)
+        )
+        .with_columns(viable=d.str.contains(general), plain=d.str.contains(r"(?-u)^\+?[0-9]+$"))
+        .with_columns(nsn=pl.when(pl.col("shape") & pl.col("plain")).then(nsn))
+        .select(
+            pl.when(_number_valid(pl.col("nsn"), rules))
+            .then(pl.concat_str([pl.lit("+" + cc), pl.col("nsn")]))
+            .alias("e164"),
+            (
+                pl.col("nsn").is_not_null()
+                # Without a digit (ASCII or other) a cell can never be a number.
+                | ~pl.col("text").str.contains(r"\p{Nd}")
+                | (pl.col("text").str.len_chars() > 40)
+            )
+            .fill_null(True)
+            .alias("decided"),
+        )
+        .collect()
     )
     return result["e164"], result["decided"]
 
@@ -760,23 +811,24 @@ _EMAIL_FAST = r"(?i)^[a-z0-9_%+-]{1,64}(?:\.[a-z0-9_%+-]+)*@(?:" + _LABEL + r"\.
 def emails_fast(raw: pl.Series) -> tuple[pl.Series, pl.Series]:
     """The polars fast path: (normal form or null, decided), equal to try_normalize_email."""
     special = "|".join(re.escape(d) for d in email_validator.SPECIAL_USE_DOMAIN_NAMES)
-    frame = pl.DataFrame({"raw": raw}).with_columns(
-        text=pl.col("raw").str.strip_chars().str.strip_chars("<>").str.strip_chars()
-    )
     text = pl.col("text")
-    domain = text.str.extract(r"@([^@]*)$", 1).str.to_lowercase()
-    local = text.str.extract(r"^(.*)@", 1)
     plain = (
         text.str.contains(_EMAIL_FAST)
-        & (local.str.len_bytes() <= 64)
+        & (text.str.find("@", literal=True) <= 64)  # the local part, in ASCII bytes
         & (text.str.len_bytes() <= 254)
-        & ~domain.str.contains("--")
-        & ~domain.str.contains(rf"(?:^|\.)(?:{special})$")
+        # "xn--" and other R-LDH labels need the IDNA checks of the reference.
+        & ~text.str.contains("@[^@]*--")
+        & ~text.str.contains(rf"(?i)[@.](?:{special})$")
     )
-    out = frame.select(
-        pl.when(plain).then(text.str.to_lowercase()).alias("normal"),
-        # No "@" at all (and no look-alike at-sign): email_validator refuses it too.
-        (plain | ~pl.col("raw").str.contains(r"[@＠﹫]")).alias("decided"),
+    out = (
+        pl.LazyFrame({"raw": raw})
+        .with_columns(text=pl.col("raw").str.strip_chars().str.strip_chars("<>").str.strip_chars())
+        .select(
+            pl.when(plain).then(text.str.to_lowercase()).alias("normal"),
+            # No "@" at all (and no look-alike at-sign): email_validator refuses it too.
+            (plain | ~pl.col("raw").str.contains(r"[@＠﹫]")).fill_null(True).alias("decided"),
+        )
+        .collect()
     )
     return out["normal"], out["decided"]
 
@@ -838,17 +890,65 @@ def _two_digit_year(year: pl.Expr) -> pl.Expr:
     )
 
 
+# The forms most files use, read by polars' own parser; the regexes below handle the rest.
+_COMMON_DATE_FORMS = (
+    (r"(?-u)^\d{2}\.\d{2}\.\d{4}$", "%d.%m.%Y"),
+    (r"(?-u)^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d"),
+    (r"(?-u)^\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}$", "%d.%m.%Y %H:%M"),
+    (r"(?-u)^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "%Y-%m-%d %H:%M:%S"),
+)
+
+
 def _dates(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
-    # Dates repeat a lot (a birthday column has at most some 40,000 distinct days), so each
-    # distinct cell is parsed once.
     text = _collapsed(column).str.to_lowercase()
-    distinct = text.unique()
-    value, error = _parse_dates(distinct, field)
-    lookup = pl.DataFrame({"text": distinct, "value": value, "error": error})
-    joined = pl.DataFrame({"text": text}).join(
-        lookup, on="text", how="left", maintain_order="left", nulls_equal=True
+    common: pl.Expr = pl.lit(None, pl.Datetime("us"))
+    for shape, form in reversed(_COMMON_DATE_FORMS):
+        parsed = pl.col("t").str.to_datetime(form, strict=False, time_unit="us")
+        common = pl.when(pl.col("t").str.contains(shape)).then(parsed).otherwise(common)
+    frame = pl.DataFrame({"t": text}).with_columns(v=common)
+    value, error = frame["v"], pl.Series([None] * len(text), dtype=_S)
+    rest = (text.is_not_null() & value.is_null()).arg_true()
+    if rest.len():
+        # Dates repeat (a birthday column holds some 40,000 distinct days at most), so each
+        # distinct uncommon cell goes through the regexes once.
+        cells = text.gather(rest)
+        distinct = cells.unique()
+        parsed_value, parsed_error = _parse_dates(distinct, field)
+        lookup = pl.DataFrame({"t": distinct, "v": parsed_value, "e": parsed_error})
+        found = pl.DataFrame({"t": cells}).join(lookup, on="t", how="left", maintain_order="left")
+        value = value.scatter(rest, found["v"])
+        error = error.scatter(rest, found["e"])
+    return _checked_dates(value, error, field)
+
+
+def _checked_dates(
+    value: pl.Series, error: pl.Series, field: catalogue.TargetField
+) -> tuple[pl.Series, pl.Series]:
+    error = pl.select(
+        pl.when(error.is_not_null())
+        .then(error)
+        # Birthdays get their own, clearer messages below.
+        .when(
+            pl.lit(field.key != "birthday") & ((value.dt.year() < 1900) | (value.dt.year() > 2199))
+        )
+        .then(pl.lit(gettext("not a date")))
+    ).to_series()
+    if field.kind == catalogue.DATE:
+        value = value.dt.date()
+        if field.key == "birthday":
+            today = dt.date.today()
+            error = pl.select(
+                pl.when(error.is_not_null())
+                .then(error)
+                .when(value > today)
+                .then(pl.lit(gettext("a birthday cannot be in the future")))
+                .when(value < OLDEST_BIRTHDAY)
+                .then(pl.lit(gettext("a birthday cannot be before 1900")))
+            ).to_series()
+    value = pl.select(pl.when(error.is_null()).then(value)).to_series()
+    return value.cast(pl.Date if field.kind == catalogue.DATE else pl.Datetime("us")), error.cast(
+        _S
     )
-    return joined["value"], joined["error"]
 
 
 def _parse_dates(text: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
@@ -977,28 +1077,8 @@ def _parse_dates(text: pl.Series, field: catalogue.TargetField) -> tuple[pl.Seri
         .then(pl.lit(gettext("no year")))
         .when(bad)
         .then(pl.lit(gettext("not a date")))
-        # Birthdays get their own, clearer messages below.
-        .when(
-            pl.lit(field.key != "birthday") & ((value.dt.year() < 1900) | (value.dt.year() > 2199))
-        )
-        .then(pl.lit(gettext("not a date")))
     ).to_series()
-    if field.kind == catalogue.DATE:
-        value = value.dt.date()
-        if field.key == "birthday":
-            today = dt.date.today()
-            error = pl.select(
-                pl.when(error.is_not_null())
-                .then(error)
-                .when(value > today)
-                .then(pl.lit(gettext("a birthday cannot be in the future")))
-                .when(value < OLDEST_BIRTHDAY)
-                .then(pl.lit(gettext("a birthday cannot be before 1900")))
-            ).to_series()
-    value = pl.select(pl.when(error.is_null()).then(value)).to_series()
-    return value.cast(pl.Date if field.kind == catalogue.DATE else pl.Datetime("us")), error.cast(
-        _S
-    )
+    return value.cast(pl.Datetime("us")), error.cast(_S)
 
 
 # --- money and quantities -------------------------------------------------------------------
@@ -1102,7 +1182,7 @@ def _folded(column: pl.Series) -> pl.Series:
 def _booleans(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
     key = _folded(column)
     # "-" and "—" are "no" in a yes/no column, not placeholders.
-    empty = key.is_null() | (key.is_in([p for p in PLACEHOLDERS if p not in _BOOLEANS]))
+    empty = key.is_null() | key.is_in([p for p in PLACEHOLDERS if p not in _BOOLEANS])
     value = key.replace_strict(
         list(_BOOLEANS), list(_BOOLEANS.values()), default=None, return_dtype=pl.Boolean
     )
