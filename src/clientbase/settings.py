@@ -261,6 +261,14 @@ STOPLIST_PROPOSE_AFTER_REFUSALS = int(os.environ.get("STOPLIST_PROPOSE_AFTER_REF
 
 # Import and export: uploaded files over this size are refused before they are read.
 IMPORT_MAX_FILE_MB = int(os.environ.get("IMPORT_MAX_FILE_MB", "512"))
+# Rows read, checked and written per transaction; a killed import resumes after the last one.
+IMPORT_BATCH_ROWS = int(os.environ.get("IMPORT_BATCH_ROWS", "50000"))
+# Files with up to this many rows are imported while the person waits; bigger ones by the worker.
+IMPORT_INLINE_MAX_ROWS = int(os.environ.get("IMPORT_INLINE_MAX_ROWS", "5000"))
+# SQLite page cache while an import runs (megabytes): index pages stay in memory between batches.
+IMPORT_SQLITE_CACHE_MB = int(os.environ.get("IMPORT_SQLITE_CACHE_MB", "160"))
+# A backup of the base before every import (turned off only by tests and benchmarks).
+IMPORT_BACKUP = os.environ.get("IMPORT_BACKUP", "true").lower() in ("1", "true", "yes")
 
 # Exports (imports.exports): up to this many rows download at once; more go to a background job.
 EXPORT_INLINE_MAX_ROWS = int(os.environ.get("EXPORT_INLINE_MAX_ROWS", "10000"))

@@ -101,6 +101,8 @@ class Customer(TimeStampedModel):
     external_id = models.CharField(  # noqa: DJ001
         _("external id"), max_length=100, null=True, blank=True
     )
+    # No index of its own: customer_manager_idx (manager, search_name) serves every lookup, and
+    # each index on this table slows every import and insert.
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("responsible manager"),
@@ -108,6 +110,7 @@ class Customer(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="customers",
+        db_index=False,
     )
     interests = models.JSONField(_("preferences and interests"), default=list, blank=True)
     notes = models.TextField(_("notes"), blank=True)
@@ -123,6 +126,7 @@ class Customer(TimeStampedModel):
     city = models.CharField(_("city"), max_length=100, blank=True, editable=False)
 
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    # Never searched by; without an index, deleting a user scans the table once (rare).
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -130,6 +134,7 @@ class Customer(TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
         editable=False,
+        db_index=False,
     )
 
     class Meta:
@@ -176,7 +181,10 @@ class Customer(TimeStampedModel):
 
 
 class CustomerPhone(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phones")
+    # The unique (customer, ...) constraint below leads with the customer: no second index.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="phones", db_index=False
+    )
     number = models.CharField(_("phone"), max_length=20, db_index=True)
     kind = models.CharField(
         _("type"), max_length=10, choices=PhoneKind.choices, default=PhoneKind.MOBILE
@@ -201,7 +209,10 @@ class CustomerPhone(models.Model):
 
 
 class CustomerEmail(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="emails")
+    # The unique (customer, ...) constraint below leads with the customer: no second index.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="emails", db_index=False
+    )
     address = models.CharField(_("e-mail"), max_length=254, db_index=True)
     is_primary = models.BooleanField(_("primary"), default=False)
 

@@ -223,6 +223,198 @@ def _name_keys(norm: pl.DataFrame) -> list[str | None]:
     return keys
 
 
+def resolve_frame(
+    keys: pl.DataFrame,
+    match_by: Sequence[str],
+    pending: dict[str, int] | None = None,
+) -> tuple[list[int | None], list[int]]:
+    """`resolve` for a whole batch at once, with polars joins instead of per-row Python.
+
+    `keys` has one row per file row and the columns external_id (String), emails and phones
+    (List[String]) and name (String: "search name|birthday", only for rows without any
+    other key). Only rows that share a key with another row, or match the same customer,
+    go through the union-find of `resolve`; every other row is its own group.
+    """
+    n = keys.height
+    kinds = [k for k in match_by if k in MATCH_COLUMNS]
+    parts = []
+    for priority, kind in enumerate([*kinds, "name"]):
+        column = MATCH_COLUMNS.get(kind, "name")
+        if column not in keys.columns:
+            continue
+        frame = keys.select(pl.col("__i"), pl.col(column).alias("value"))
+        if keys.schema[column] == pl.List(pl.String):
+            frame = frame.with_columns(
+                pl.int_ranges(0, pl.col("value").list.len()).alias("pos")
+            ).explode("value", "pos")
+        else:
+            frame = frame.with_columns(pl.lit(0, dtype=pl.Int64).alias("pos"))
+        parts.append(
+            frame.filter(pl.col("value").is_not_null()).with_columns(
+                pl.lit(kind).alias("kind"), pl.lit(priority).alias("priority")
+            )
+        )
+    empty = pl.DataFrame(
+        schema={
+            "__i": pl.Int64,
+            "value": pl.String,
+            "pos": pl.Int64,
+            "kind": pl.String,
+            "priority": pl.Int32,
+        }
+    )
+    tokens = (
+        pl.concat([p.select(empty.columns).cast(empty.schema) for p in parts], how="vertical")
+        if parts
+        else empty
+    )
+    found_parts = []
+    for kind in [*kinds, "name"]:
+        values = tokens.filter(pl.col("kind") == kind)["value"].unique().to_list()
+        if not values:
+            continue
+        hits = _found(kind, values)
+        if pending:
+            hits += [
+                (value, pending[f"{kind}:{value}"])
+                for value in values
+                if f"{kind}:{value}" in pending
+            ]
+        if hits:
+            found_parts.append(
+                pl.DataFrame(hits, schema={"value": pl.String, "cid": pl.Int64}, orient="row")
+                .with_columns(pl.lit(kind).alias("kind"))
+                # Real customers (positive ids) before a dry run's made-up ones, oldest first.
+                .sort(pl.col("cid") < 0, pl.col("cid").abs())
+                .unique(["kind", "value"], keep="first", maintain_order=True)
+            )
+    matched: list[int | None] = [None] * n
+    if found_parts:
+        hits_frame = (
+            tokens.join(pl.concat(found_parts), on=["kind", "value"], how="inner")
+            .sort("__i", "priority", "pos")
+            .unique("__i", keep="first", maintain_order=True)
+        )
+        for i, cid in hits_frame.select("__i", "cid").iter_rows():
+            matched[i] = cid
+    # Rows that need the union-find: a key shared with another row, or a shared customer.
+    shared = (
+        tokens.select("kind", "value", "__i")
+        .unique()
+        .group_by("kind", "value")
+        .agg(pl.col("__i"))
+        .filter(pl.col("__i").list.len() > 1)
+    )
+    involved = set(shared["__i"].explode().to_list()) if shared.height else set()
+    seen_customers: dict[int, int] = {}
+    for i, cid in enumerate(matched):
+        if cid is None:
+            continue
+        if cid in seen_customers:
+            involved.update((i, seen_customers[cid]))
+        else:
+            seen_customers[cid] = i
+    groups = list(range(n))
+    if involved:
+        subset = sorted(involved)
+        by_row: dict[int, list[str]] = {}
+        for i, kind, value in (
+            tokens.filter(pl.col("__i").is_in(subset)).select("__i", "kind", "value").iter_rows()
+        ):
+            by_row.setdefault(i, []).append(f"{kind}:{value}")
+        sub_matched = [matched[i] for i in subset]
+        sub_groups = _union(sub_matched, [by_row.get(i, []) for i in subset])
+        for position, i in enumerate(subset):
+            groups[i] = subset[sub_groups[position]]
+            if matched[i] is None:
+                matched[i] = sub_matched[position]
+    return matched, groups
+
+
+MATCH_COLUMNS = {"external_id": "external_id", "email": "emails", "phone": "phones"}
+
+
+def _found(kind: str, values: list[str]) -> list[tuple[str, int]]:
+    """(value, lowest customer id) for the values of one key kind found in the base."""
+    if kind == "name":
+        best: dict[str, int] = {}
+        names = sorted({v.split("|", 1)[0] for v in values})
+        wanted = set(values)
+        for search_name, birthday, cid in sqlbulk.select_in(
+            Customer, ["search_name", "birthday", "id"], "search_name", names
+        ):
+            day = birthday.isoformat() if isinstance(birthday, dt.date) else (birthday or "")
+            for token in (f"{search_name}|{day}", f"{search_name}|"):
+                if token in wanted and cid < best.get(token, cid + 1):
+                    best[token] = cid
+        return list(best.items())
+    model, column, owner = {
+        "external_id": (Customer, "external_id", "id"),
+        "email": (CustomerEmail, "address", "customer_id"),
+        "phone": (CustomerPhone, "number", "customer_id"),
+    }[kind]
+    return [(str(v), int(c)) for v, c in sqlbulk.select_in(model, [column, owner], column, values)]
+
+
+def _union(matched: list[int | None], tokens: list[list[str]]) -> list[int]:
+    """Group rows (by position) that share a token or a matched customer; returns roots.
+
+    The root of a group is always one of its matched rows when it has any, and rows of two
+    different existing customers are never joined. Fills `matched` for rows that join a
+    matched group.
+    """
+    parent = list(range(len(tokens)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    order = sorted(range(len(tokens)), key=lambda i: matched[i] is None)
+    for i in order:
+        row_tokens = [f"c:{matched[i]}"] if matched[i] is not None else []
+        for token in [*row_tokens, *tokens[i]]:
+            j = owner.setdefault(token, i)
+            a, b = root(i), root(j)
+            if a == b:
+                continue
+            if matched[a] is not None and matched[b] is not None and matched[a] != matched[b]:
+                continue  # two different existing customers are never merged by an import
+            if matched[a] is None:
+                a, b = b, a
+            parent[b] = a
+    roots = [root(i) for i in range(len(tokens))]
+    for i, g in enumerate(roots):
+        if matched[i] is None and matched[g] is not None:
+            matched[i] = matched[g]
+    return roots
+
+
+def key_frame(norm: pl.DataFrame, match_by: Sequence[str]) -> pl.DataFrame:
+    """The match keys of a normalised batch, for resolve_frame (names only for keyless rows)."""
+    columns = [pl.int_range(0, pl.len(), dtype=pl.Int64).alias("__i")]
+    present = []
+    for kind, column in MATCH_COLUMNS.items():
+        if column in norm.columns and kind in match_by:
+            columns.append(pl.col(column))
+            present.append(
+                pl.col(column).list.len().fill_null(0) > 0
+                if norm.schema[column] == pl.List(pl.String)
+                else pl.col(column).is_not_null()
+            )
+    frame = norm.select(columns)
+    keyless = norm.select((~pl.any_horizontal(present)) if present else pl.lit(True)).to_series()
+    names: list[str | None] = [None] * norm.height
+    if keyless.any():
+        subset = norm.filter(keyless)
+        positions = [i for i, flag in enumerate(keyless.to_list()) if flag]
+        for i, name in zip(positions, _name_keys(subset), strict=True):
+            names[i] = name
+    return frame.with_columns(pl.Series("name", names, dtype=pl.String))
+
+
 # ---------------------------------------------------------------- the batch
 
 
@@ -240,6 +432,7 @@ class CustomerImport:
         self.touched = bytearray()
         # Dry run only: keys of customers the run would have created, with made-up ids.
         self.pending: dict[str, int] = {}
+        self.next_pseudo = -1
 
     # -- entry point
 
@@ -251,8 +444,8 @@ class CustomerImport:
         norm = self._reject_invalid(norm, outcome)
         if norm.is_empty():
             return outcome
-        keys = row_keys(norm, self.match_by)
-        matched, groups = resolve(keys, self.match_by, self.pending)
+        keys = key_frame(norm, self.match_by)
+        matched, groups = resolve_frame(keys, self.match_by, self.pending)
         norm = norm.with_columns(
             pl.Series("__customer", matched, dtype=pl.Int64),
             pl.Series("__group", groups, dtype=pl.Int64),
@@ -286,15 +479,18 @@ class CustomerImport:
         self._touch([*outcome.created_ids, *(c for c in matched if c is not None and c > 0)])
         return outcome
 
-    def _remember_pending(
-        self, norm: pl.DataFrame, keys: Sequence[Keys], new: pl.DataFrame
-    ) -> None:
+    def _remember_pending(self, norm: pl.DataFrame, keys: pl.DataFrame, new: pl.DataFrame) -> None:
         groups = set(new["__group"].to_list())
-        for group, row_keys_ in zip(norm["__group"].to_list(), keys, strict=True):
-            if group in groups:
-                for kind in [*self.match_by, "name"]:
-                    for value in row_keys_.of(kind):
-                        self.pending.setdefault(f"{kind}:{value}", -1 - group)
+        base = self.next_pseudo
+        self.next_pseudo -= norm.height
+        for group, row in zip(norm["__group"].to_list(), keys.iter_rows(named=True), strict=True):
+            if group not in groups:
+                continue
+            for kind in [*self.match_by, "name"]:
+                value = row.get(MATCH_COLUMNS.get(kind, "name"))
+                for item in value if isinstance(value, list) else [value]:
+                    if item:
+                        self.pending.setdefault(f"{kind}:{item}", base - group)
 
     def _touch(self, ids: Iterable[int]) -> None:
         for cid in ids:
@@ -394,7 +590,8 @@ class CustomerImport:
 
     def _insert_contacts(self, frame: pl.DataFrame) -> None:
         if "phones" in frame.columns:
-            phones = _explode(frame, "phones")
+            # By number: the number index then grows at a few places per batch.
+            phones = _explode(frame, "phones").sort("value")
             sqlbulk.insert_rows(
                 CustomerPhone,
                 ["customer_id", "number", "is_primary"],
@@ -402,7 +599,7 @@ class CustomerImport:
                 constants={"kind": "'mobile'"},
             )
         if "emails" in frame.columns:
-            emails = _explode(frame, "emails")
+            emails = _explode(frame, "emails").sort("value")
             sqlbulk.insert_rows(
                 CustomerEmail, ["customer_id", "address", "is_primary"], emails.iter_rows()
             )
