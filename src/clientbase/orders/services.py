@@ -4,6 +4,7 @@ spread new orders among managers."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -11,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -180,6 +181,118 @@ def customer_stats_refresh(customer_id: int) -> CustomerStats:
         },
     )
     return stats
+
+
+def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
+    """Recompute many customers' statistics at once: the same numbers as customer_stats_refresh.
+
+    One GROUP BY over the customers' orders (their ids travel as one parameter), the refusal
+    dates only for customers with refused parcels, and one upsert per row in an executemany;
+    an import refreshes tens of thousands of customers per batch this way. Revenue is summed
+    in cents and the average rounded half to even, exactly as the Decimal arithmetic above.
+    The caller holds the customers' locks (or SQLite's write lock). Returns the rows written.
+    """
+    ids = sorted({int(i) for i in customer_ids})
+    if not ids:
+        return 0
+    orders = Order._meta.db_table
+    sqlite = connection.vendor == "sqlite"
+    wanted = "(SELECT value FROM json_each(%s))" if sqlite else "(SELECT unnest(%s::bigint[]))"
+    param: Any = json.dumps(ids) if sqlite else ids
+    # SQLite sums money as floating point: rounding the cents recovers the exact amount.
+    revenue = (
+        "CAST(ROUND(SUM(CASE WHEN status = %s THEN total ELSE 0 END) * 100) AS INTEGER)"
+        if sqlite
+        else "SUM(CASE WHEN status = %s THEN total ELSE 0 END) * 100"
+    )
+    sql = (
+        f"SELECT customer_id, MIN(placed_at), MAX(placed_at), COUNT(*), "  # noqa: S608
+        f"SUM(CASE WHEN status = %s THEN 1 ELSE 0 END), {revenue}, "
+        f"SUM(CASE WHEN status = %s AND payment_method = %s THEN 1 ELSE 0 END) "
+        f'FROM "{orders}" WHERE customer_id IN {wanted} GROUP BY customer_id'
+    )
+    delivered, refused = OrderStatus.DELIVERED.value, OrderStatus.REFUSED.value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [delivered, delivered, refused, PaymentMethod.COD.value, param])
+        totals = {row[0]: row[1:] for row in cursor.fetchall()}
+    missing = [i for i in ids if i not in totals]
+    # Customers with no orders left get a zero row, if they still exist.
+    for chunk_start in range(0, len(missing), 2000):
+        chunk = missing[chunk_start : chunk_start + 2000]
+        for cid in Customer.objects.filter(id__in=chunk).values_list("id", flat=True):
+            totals[cid] = (None, None, 0, 0, 0, 0)
+    refused_ids = [cid for cid, row in totals.items() if row[5]]
+    last_refused: dict[int, Any] = {}
+    for chunk_start in range(0, len(refused_ids), 2000):
+        chunk = refused_ids[chunk_start : chunk_start + 2000]
+        last_refused.update(
+            OrderStatusChange.objects.filter(
+                order__customer_id__in=chunk,
+                status=OrderStatus.REFUSED,
+                order__payment_method=PaymentMethod.COD,
+                order__status=OrderStatus.REFUSED,
+            )
+            .order_by()
+            .values("order__customer_id")
+            .annotate(at=Max("at"))
+            .values_list("order__customer_id", "at")
+        )
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
+    rows = []
+    for cid, (first, last, count, delivered_count, revenue_cents, refused_count) in sorted(
+        totals.items()
+    ):
+        cents = int(revenue_cents or 0)
+        average = _half_even(cents, delivered_count) if delivered_count else 0
+        rows.append(
+            (
+                cid,
+                first,
+                last,
+                count,
+                delivered_count,
+                _cents_text(cents),
+                _cents_text(average),
+                refused_count,
+                adapt(last_refused[cid]) if cid in last_refused else None,
+                now,
+            )
+        )
+    columns = (
+        "customer_id",
+        "first_order_at",
+        "last_order_at",
+        "orders_count",
+        "delivered_count",
+        "revenue",
+        "average_order_value",
+        "refused_cod_count",
+        "last_refused_at",
+        "updated_at",
+    )
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns[1:])
+    marks = ", ".join(["%s"] * len(columns))
+    table = CustomerStats._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({marks}) '  # noqa: S608
+            f'ON CONFLICT ("customer_id") DO UPDATE SET {updates}',
+            rows,
+        )
+    return len(rows)
+
+
+def _half_even(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half to even, as Decimal.quantize rounds."""
+    quotient, remainder = divmod(numerator, denominator)
+    if remainder * 2 > denominator or (remainder * 2 == denominator and quotient % 2):
+        quotient += 1
+    return quotient
+
+
+def _cents_text(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
 
 
 def _propose_stoplist(customer: Customer, stats: CustomerStats, actor: Any) -> None:
