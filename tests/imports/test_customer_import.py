@@ -1,6 +1,8 @@
-"""Customer files through the whole engine: what lands in the base, re-import, merge, undo, resume."""
+"""Customer files through the engine: what lands, re-import, merge, undo, resume."""
 
 from __future__ import annotations
+
+import itertools
 
 import datetime as dt
 from pathlib import Path
@@ -288,7 +290,7 @@ def test_an_interrupted_import_resumes_without_duplicates_or_gaps(
     batches = list(ImportBatch.objects.filter(job=job).order_by("seq"))
     rows = [(b.first_row, b.last_row) for b in batches]
     assert rows[0][0] == 2 and rows[-1][1] == 12
-    assert all(a[1] + 1 == b[0] for a, b in zip(rows, rows[1:], strict=False))
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(rows))
     assert Path(settings.DATA_DIR, job.error_file).read_bytes().decode("cp1251").count("\n") == 2
 
 
