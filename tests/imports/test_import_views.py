@@ -480,3 +480,60 @@ def test_the_error_file_is_only_served_from_the_data_dir(manager: Client, base: 
     # No file yet for the dry run either: the same polite redirect, and nothing audited.
     assert manager.get(f"/imports/{job.pk}/errors/?dry_run=1").status_code == 302
     assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
+
+
+ORDER_CSV = (
+    "Номер заказа;Дата заказа;Email покупателя;Телефон покупателя;Сумма заказа;Статус\n"
+    "A-1001;12.05.2025;maria@example.ru;;1 250,00 ₽;Оплачен\n"  # 2 Petrova's order
+    "A-1002;13.05.2025;new.buyer@example.ru;+7 903 111-22-33;990;Новый\n"  # 3 a new customer
+    "A-1003;вчера;maria@example.ru;;500;Новый\n"  # 4 rejected: the date
+)
+
+
+def test_an_order_file_goes_through_the_same_screens(manager: Client, base: dict):
+    response = _upload(manager, ORDER_CSV.encode("utf-8"), name="orders.csv", kind="orders")
+    job = ImportJob.objects.get()
+    assert job.kind == "orders"
+    page = manager.get(response["Location"])
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '<optgroup label="Items">' in html
+    assert page.context["form"]["col_0"].value() == "order_id"
+
+    response = manager.post(
+        f"/imports/{job.pk}/mapping/", {**_mapping_post(job), "action": "preview"}
+    )
+    assert response["Location"] == f"/imports/{job.pk}/preview/"
+    preview = manager.get(response["Location"])
+    report = preview.context["report"]
+    assert (report["created"], report["rejected"]) == (2, 1)
+    html = preview.content.decode()
+    assert "№A-1001" in html
+    assert '<td class="text-end font-monospace">4</td>' in html
+
+    manager.post(f"/imports/{job.pk}/start/")
+    job.refresh_from_db()
+    assert (job.status, job.rows_created, job.rows_rejected) == (ImportStatus.DONE, 2, 1)
+    assert base["petrova"].orders.count() == 1
+    manager.post(f"/imports/{job.pk}/undo/")
+    job.refresh_from_db()
+    assert job.status == ImportStatus.UNDONE
+    assert base["petrova"].orders.count() == 0
+    html = manager.get(f"/imports/{job.pk}/").content.decode()
+    assert "2 records created by the import removed" in html
+    assert "1 customer created for the orders removed" in html
+
+
+def test_a_known_system_export_is_named_on_the_mapping_screen(manager: Client, db: Any):
+    shopify = (
+        "Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,"
+        "Default Address Address1,Default Address City,Total Spent,Total Orders,Phone,Tax Exempt\n"
+        "7001,Анна,Кузнецова,anna@example.ru,yes,,Ленина 1,Москва,1500.00,2,'+79161112233,no\n"
+    )
+    response = _upload(manager, shopify.encode("utf-8"), name="customers_export.csv")
+    page = manager.get(response["Location"])
+    html = page.content.decode()
+    assert "Looks like a Shopify export" in html
+    assert "known export format" in html
+    assert page.context["form"]["col_0"].value() == "external_id"
+    assert "comma" in html

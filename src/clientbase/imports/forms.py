@@ -97,8 +97,8 @@ class ImportUploadForm(BootstrapMixin, forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        # The radios are laid out by the template, not styled as one control.
-        self.fields["kind"].widget.attrs.pop("class", None)
+        # Radios get Bootstrap's check class, not the text-field look the mixin gives them.
+        self.fields["kind"].widget.attrs["class"] = "form-check-input"
 
 
 class SheetForm(forms.Form):
@@ -121,12 +121,12 @@ class ImportMappingForm(BootstrapMixin, forms.Form):
         choices=ImportMode.choices,
         widget=forms.RadioSelect,
     )
-    match_1 = forms.ChoiceField(label=_("First by"), choices=MatchKey.choices)
+    match_1 = forms.ChoiceField(label=_("First"), choices=MatchKey.choices)
     match_2 = forms.ChoiceField(
-        label=_("then by"), choices=[("", "—"), *MatchKey.choices], required=False
+        label=_("then"), choices=[("", "—"), *MatchKey.choices], required=False
     )
     match_3 = forms.ChoiceField(
-        label=_("then by"), choices=[("", "—"), *MatchKey.choices], required=False
+        label=_("then"), choices=[("", "—"), *MatchKey.choices], required=False
     )
     save_as = forms.CharField(
         label=_("Save this mapping as"),
@@ -150,8 +150,9 @@ class ImportMappingForm(BootstrapMixin, forms.Form):
         match_by = [*job.match_by, "", "", ""]
         for position in range(3):
             self.fields[f"match_{position + 1}"].initial = match_by[position]
-        self.fields["mode"].widget.attrs.pop("class", None)
         self.style_fields()
+        # Radios get Bootstrap's check class, not the text-field look the mixin gives them.
+        self.fields["mode"].widget.attrs["class"] = "form-check-input"
 
     @staticmethod
     def column_name(index: int) -> str:

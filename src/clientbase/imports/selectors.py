@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from clientbase.customers.models import Customer
 from clientbase.imports.fields import fields_for
 from clientbase.imports.models import ImportJob
+from clientbase.orders.choices import OrderSource
+from clientbase.orders.models import Order
 
 
 def import_job_list(*, limit: int = 100) -> QuerySet[ImportJob]:
@@ -31,6 +33,8 @@ def _labels(kind: str) -> dict[str, str]:
             "phones": labels.get("phone", _("Phones")),
             "emails": labels.get("email", _("E-mails")),
             "consents": _("Consent"),
+            "items": _("Items"),
+            "customer_id": _("Customer"),
         }
     )
     return labels
@@ -62,56 +66,99 @@ class Example:
     row: int | None
     customer_id: int | None = None
     customer_name: str = ""
+    order_id: int | None = None
+    order_number: str = ""
     values: list[tuple[str, str]] = field(default_factory=list)
     changes: list[ExampleChange] = field(default_factory=list)
 
 
-def _customer_value(customer: Customer | None, key: str) -> Any:
-    if customer is None:
+# Keys of a report example that say which row and record it is, not what the row holds.
+_EXAMPLE_KEYS = ("row", "customer", "order", "fields", "changes")
+
+
+def _stored_value(record: Any, key: str) -> Any:
+    """A model field's current value of `record`; None when it has no such field."""
+    if record is None:
         return None
     try:
-        Customer._meta.get_field(key)
+        type(record)._meta.get_field(key)
     except FieldDoesNotExist:
         return None
-    value = getattr(customer, key, None)
-    if isinstance(value, dt.date):
+    value = getattr(record, key, None)
+    if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
 
 
-def examples_for_screen(kind: str, examples: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict:
-    """A report's examples by outcome, with labels, customer names and the values before.
+def _orders_by_number(numbers: set[str]) -> dict[str, Order]:
+    """Orders by number, an imported one first, as the order import matches them."""
+    found: dict[str, Order] = {}
+    for order in Order.objects.filter(external_id__in=numbers).order_by("id"):
+        current = found.get(order.external_id)
+        if current is None or (
+            order.source == OrderSource.IMPORT and current.source != OrderSource.IMPORT
+        ):
+            found[order.external_id] = order
+    return found
 
-    The importer records only the new values of an updated customer; before anything is
-    written (the dry run) the stored customer still holds the old ones, so they are read here.
+
+def examples_for_screen(kind: str, examples: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict:
+    """A report's examples by outcome, with labels, links and the values before.
+
+    The importers record only the new values of an updated record; before anything is
+    written (the dry run) the stored record still holds the old ones, so they are read here.
     """
     labels = _labels(kind)
     listed = {name: list(items) for name, items in examples.items()}
-    ids = {
-        int(item["customer"])
-        for items in listed.values()
-        for item in items
-        if isinstance(item.get("customer"), int)
-    }
-    customers = {c.pk: c for c in Customer.objects.filter(pk__in=ids)} if ids else {}
+    items = [item for group in listed.values() for item in group]
+    customer_ids = {int(i["customer"]) for i in items if isinstance(i.get("customer"), int)}
+    numbers = {str(i["order"]) for i in items if i.get("order") not in (None, "")}
+    customers = (
+        {c.pk: c for c in Customer.objects.filter(pk__in=customer_ids)} if customer_ids else {}
+    )
+    orders = _orders_by_number(numbers) if numbers else {}
     shown: dict[str, list[Example]] = {}
-    for name, items in listed.items():
+    for name, group in listed.items():
         bucket = shown.setdefault(name, [])
-        for item in items:
-            customer_id = item.get("customer") if isinstance(item.get("customer"), int) else None
-            customer = customers.get(customer_id) if customer_id else None
+        for item in group:
+            raw_customer = item.get("customer")
+            customer = customers.get(raw_customer) if isinstance(raw_customer, int) else None
+            number = str(item["order"]) if item.get("order") not in (None, "") else ""
+            order = orders.get(number) if number else None
             example = Example(
                 row=item.get("row"),
                 customer_id=customer.pk if customer else None,
                 customer_name=customer.display_name if customer else "",
+                order_id=order.pk if order else None,
+                order_number=number,
             )
-            for key, value in (item.get("fields") or {}).items():
-                example.values.append((labels.get(key, key), shown_value(value)))
+            values = dict(item.get("fields") or {})
+            values.update({k: v for k, v in item.items() if k not in _EXAMPLE_KEYS})
+            for key, value in values.items():
+                example.values.append((labels.get(str(key), str(key)), shown_value(value)))
+            stored = order if kind == "orders" else customer
             for key, value in (item.get("changes") or {}).items():
                 added = key in ("phones", "emails", "tags")
-                before = "" if added else shown_value(_customer_value(customer, key))
+                before = "" if added else shown_value(_stored_value(stored, key))
                 example.changes.append(
-                    ExampleChange(labels.get(key, key), before, shown_value(value), added)
+                    ExampleChange(labels.get(str(key), str(key)), before, shown_value(value), added)
                 )
             bucket.append(example)
     return shown
+
+
+def undo_conflicts(job: ImportJob) -> list[dict[str, Any]]:
+    """The undo report's kept records, each with what it is (order or customer).
+
+    An order import's list holds both its orders and the customers it created; the report
+    does not say which is which, but orders are named by their number ("№…").
+    """
+    conflicts = []
+    for conflict in (job.undo_report or {}).get("conflict_list") or []:
+        what = conflict.get("type") or (
+            "order"
+            if job.kind == "orders" and str(conflict.get("name", "")).startswith("№")
+            else "customer"
+        )
+        conflicts.append({**conflict, "type": what})
+    return conflicts

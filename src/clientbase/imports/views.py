@@ -231,6 +231,7 @@ def _status_context(job: ImportJob) -> dict[str, Any]:
         },
         "rejects": (job.report or {}).get("rejects") or [],
         "undo": job.undo_report or {},
+        "conflicts": selectors.undo_conflicts(job),
         "mapping": [
             (job.headers[int(index)] if int(index) < len(job.headers) else index, labels.get(key))
             for index, key in sorted(job.mapping.items(), key=lambda item: int(item[0]))

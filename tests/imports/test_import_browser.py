@@ -1,0 +1,131 @@
+"""An import in a real Chromium: upload a Russian CSV, change a column, dry run, import."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connections
+
+from clientbase.accounts.choices import Role
+from clientbase.customers.models import Customer
+from clientbase.imports.models import ImportJob
+from tests import factories
+
+CHROMIUM = Path(os.environ.get("CLIENTBASE_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOT = Path(
+    os.environ.get("CLIENTBASE_IMPORT_SCREENSHOT")
+    or Path(tempfile.gettempdir()) / "import-mapping.png"
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not shutil.which("chromium"),
+        reason=f"needs Chromium at {CHROMIUM} (Debian package 'chromium')",
+    ),
+]
+
+# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+# ordinary synchronous code, so Django's async guard does not apply to them.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CSV = (
+    "ФИО;Телефон;Почта;Дата рождения;Город;Комментарий\n"
+    "Иванов Иван Иванович;8 (916) 123-45-67;ivan@example.ru;24.08.1990;Москва;постоянный\n"
+    "Петрова Мария;+7 916 765 43 21;maria@example.ru;01.03.1985;Казань;\n"
+    "Сидоров Пётр;не телефон;;;Тула;\n"
+    "Иванов Иван Иванович;89161234567;ivan@example.ru;24.08.1990;Москва;дубль\n"
+)
+
+
+@pytest.fixture
+def page(live_server: Any, audit_purged_after: Any, settings: Any, tmp_path: Path) -> Iterator[Any]:
+    # The live server runs in this process, so the settings fixture reaches it.
+    settings.DATA_DIR = tmp_path / "data"
+    settings.IMPORT_BACKUP = False
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        context = browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+            # ORM calls made while Playwright's loop runs get their own connection (Django
+            # keys connections by async context); close it so the test database can be dropped.
+            connections.close_all()
+
+
+def _log_in(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("form:has(input[name=password]) button[type=submit]")
+    page.wait_for_url(re.compile(r".*/customers/$"))
+
+
+def test_upload_change_a_column_dry_run_and_import(page: Any, live_server: Any, tmp_path: Path):
+    factories.make_user(role=Role.MANAGER, username="anna.manager")
+    source = tmp_path / "клиенты.csv"
+    source.write_bytes(CSV.encode("cp1251"))
+    base = live_server.url
+    _log_in(page, base, "anna.manager")
+
+    page.click("nav a[href='/imports/']")
+    page.wait_for_url(re.compile(r".*/imports/$"))
+    page.click("a[href='/imports/new/']")
+    page.set_input_files("input[type=file]", str(source))
+    assert page.inner_text("[data-drop-name]") == "клиенты.csv"
+    page.click("#import-upload button[type=submit]")
+    page.wait_for_url(re.compile(r".*/imports/\d+/mapping/$"))
+    job = ImportJob.objects.get()
+
+    mapping = page.locator("#import-mapping")
+    assert page.locator("select[name=col_0]").input_value() == "full_name"
+    assert page.locator("select[name=col_5]").input_value() == "notes"
+    assert "8 (916) 123-45-67" in mapping.inner_text()
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # The comment column is not wanted in the base.
+    page.select_option("select[name=col_5]", "")
+    page.click("#import-mapping button[value=preview]")
+    page.wait_for_url(re.compile(rf".*/imports/{job.pk}/preview/$"))
+    counts = {
+        name: page.inner_text(f"#import-counts [data-count={name}]").strip()
+        for name in ("created", "updated", "unchanged", "rejected")
+    }
+    assert counts == {"created": "2", "updated": "0", "unchanged": "1", "rejected": "1"}
+    assert "не телефон" in page.inner_text("#import-rejects")
+    assert not Customer.objects.exists()
+
+    page.click(f"form[action='/imports/{job.pk}/start/'] button[type=submit]")
+    page.wait_for_url(re.compile(rf".*/imports/{job.pk}/$"))
+    counts = {
+        name: page.inner_text(f"#import-status [data-count={name}]").strip()
+        for name in ("created", "updated", "unchanged", "rejected")
+    }
+    assert counts == {"created": "2", "updated": "0", "unchanged": "1", "rejected": "1"}
+    assert sorted(Customer.objects.values_list("last_name", flat=True)) == ["Иванов", "Петрова"]
+    assert Customer.objects.get(last_name="Иванов").notes == ""
