@@ -133,9 +133,7 @@ def _with_first_error(
     headers: dict[str, str],
 ) -> pl.DataFrame:
     """The reader's problem or the first failing column in file order becomes the row's error."""
-    problem = (
-        df[PROBLEM].cast(_S) if PROBLEM in df.columns else pl.Series([None] * df.height, dtype=_S)
-    )
+    problem = df[PROBLEM].cast(_S) if PROBLEM in df.columns else _nulls(df.height, _S)
     frame = pl.DataFrame({PROBLEM: problem})
     reasons: list[pl.Expr] = [pl.col(PROBLEM)]
     where: list[pl.Expr] = [pl.when(pl.col(PROBLEM).is_not_null()).then(pl.lit(""))]
@@ -231,6 +229,11 @@ def _drop_placeholders(text: pl.Series) -> pl.Series:
     return pl.select(pl.when(empty.not_()).then(text)).to_series().cast(_S)
 
 
+def _nulls(length: int, dtype: pl.DataType | type[pl.DataType]) -> pl.Series:
+    # Much cheaper than a Series built from a Python list of Nones.
+    return pl.Series(dtype=dtype).extend_constant(None, length)
+
+
 def _error_if(condition: pl.Series, message: str) -> pl.Series:
     return pl.select(pl.when(condition.fill_null(False)).then(pl.lit(message))).to_series().cast(_S)
 
@@ -252,7 +255,7 @@ def _text(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, p
     else:
         value = _collapsed(column)
     if not field.max_length:
-        return value, pl.Series([None] * len(value), dtype=_S)
+        return value, _nulls(len(value), _S)
     return value, _error_if(value.str.len_chars() > field.max_length, _too_long(field.max_length))
 
 
@@ -469,7 +472,7 @@ def _on_present(cells: pl.Series, normalise: Callable[[pl.Series], pl.Series]) -
     count = int(present.sum())
     if count == len(cells):
         return normalise(cells)
-    result = pl.Series([None] * len(cells), dtype=_S)
+    result = _nulls(len(cells), _S)
     if count:
         where = present.arg_true()
         result = result.scatter(where, normalise(cells.gather(where)))
@@ -675,23 +678,21 @@ def _expand_excel_numbers(text: pl.Series) -> pl.Series:
     """
     with_zero = text.str.contains(r"(?-u)^\d{6,}[.,]0+$").fill_null(False)
     exponent_form = text.str.contains(_EXCEL_EXPONENT).fill_null(False)
-    # Both shapes are rare: the common case costs two scans and nothing else.
-    if not (with_zero.any() or exponent_form.any()):
-        return text
-    frame = pl.DataFrame({"t": text}).with_columns(
-        m=pl.col("t").str.extract_groups(_EXCEL_EXPONENT)
-    )
-    head, tail, exponent = (pl.col("m").struct.field(f) for f in ("1", "2", "3"))
-    expanded = pl.when(tail.str.len_chars() == exponent.cast(pl.Int32, strict=False)).then(
-        pl.concat_str([head, tail])
-    )
-    return frame.select(
-        pl.when(pl.lit(with_zero))
-        .then(pl.col("t").str.replace(r"[.,]0+$", ""))
-        .when(pl.lit(exponent_form))
-        .then(expanded.fill_null(pl.col("t")))
-        .otherwise(pl.col("t"))
-    ).to_series()
+    # Both shapes are rare: the common case costs two scans, the rest works on those cells only.
+    if with_zero.any():
+        where = with_zero.arg_true()
+        text = text.scatter(where, text.gather(where).str.replace(r"[.,]0+$", ""))
+    if exponent_form.any():
+        where = exponent_form.arg_true()
+        parts = text.gather(where).str.extract_groups(_EXCEL_EXPONENT).struct.unnest()
+        head, tail, exponent = parts["1"], parts["2"], parts["3"]
+        expanded = pl.select(
+            pl.when(tail.str.len_chars() == exponent.cast(pl.Int32, strict=False))
+            .then(pl.concat_str([head, tail]))
+            .otherwise(text.gather(where))
+        ).to_series()
+        text = text.scatter(where, expanded)
+    return text
 
 
 # Characters a phone cell of a common shape may hold besides digits and a leading "+".
@@ -706,7 +707,7 @@ def phones_fast(raw: pl.Series, region: str) -> tuple[pl.Series, pl.Series]:
     """
     rules = _phone_rules(region)
     if rules is None:
-        return pl.Series([None] * len(raw), dtype=_S), pl.Series([False] * len(raw))
+        return _nulls(len(raw), _S), pl.repeat(False, len(raw), eager=True)
     cc, npp = rules.country_code, rules.national_prefix
     # Digits only from here on, so ASCII regexes (faster) mean the same as Unicode ones.
     general = f"(?-u)^(?:{rules.general})$"
@@ -714,46 +715,41 @@ def phones_fast(raw: pl.Series, region: str) -> tuple[pl.Series, pl.Series]:
     # For cells of the common shape, dropping these characters is the reference's [^\d+] cleanup.
     digits = pl.col("text").str.replace_many(dict.fromkeys(_PHONE_JUNK_CHARS, ""))
     d = pl.col("d")
+    no = pl.lit(False)
     plus = d.str.starts_with("+")
-    body = d.str.strip_prefix("+")
-    starts_npp = d.str.starts_with(npp) if npp else pl.lit(False)
+    starts_npp = d.str.starts_with(npp) if npp else no
     starts_cc = d.str.starts_with(cc)
-    starts_idd = d.str.contains(f"(?-u)^(?:{rules.idd})")
-    stripped_npp = d.str.slice(len(npp)) if npp else d
-    stripped_cc = d.str.slice(len(cc))
     viable = pl.col("viable")
-    lengths = list(rules.general_lengths)
-    after_plus = body.str.slice(len(cc))
+    length = d.str.len_bytes()
 
-    # Each branch mirrors a route of phonenumbers.parse; shapes it cannot be sure of stay undecided.
-    nsn = (
-        pl.when(
-            plus
-            & body.str.starts_with(cc)
-            & ~(after_plus.str.starts_with(npp) if npp else pl.lit(False))
-        )
-        .then(after_plus)
+    # Each branch mirrors a route of phonenumbers.parse and says where the national number
+    # starts; shapes it cannot be sure of stay undecided (null). One slice at the end instead of
+    # one per branch, and "the rest matches" as one anchored regex instead of slicing first.
+    start = (
+        pl.when(d.str.starts_with("+" + cc) & ~(d.str.starts_with("+" + cc + npp) if npp else no))
+        .then(pl.lit(1 + len(cc)))
         .when(plus)
         .then(None)
-        .when(starts_idd)
+        .when(d.str.contains(f"(?-u)^(?:{rules.idd})"))
         .then(None)
         .when(
             starts_cc
             & ~viable
-            & stripped_cc.str.contains(general)
-            & ~(stripped_cc.str.starts_with(npp) if npp else pl.lit(False))
+            & d.str.contains(f"(?-u)^{cc}(?:{rules.general})$")
+            & ~(d.str.starts_with(cc + npp) if npp else no)
         )
-        .then(stripped_cc)
+        .then(pl.lit(len(cc)))
         .when(starts_cc)
         .then(None)
-        .when(starts_npp & ~viable & stripped_npp.str.len_chars().is_in(lengths))
-        .then(stripped_npp)
-        .when(starts_npp & viable & ~stripped_npp.str.contains(general))
-        .then(d)
+        .when(starts_npp & ~viable & (length - len(npp or "")).is_in(list(rules.general_lengths)))
+        .then(pl.lit(len(npp or "")))
+        .when(starts_npp & viable & ~d.str.contains(f"(?-u)^{npp}(?:{rules.general})$"))
+        .then(pl.lit(0))
         .when(starts_npp)
         .then(None)
-        .otherwise(d)
+        .otherwise(pl.lit(0))
     )
+    nsn = d.str.slice(start)
     shape = pl.col("text").str.contains(_PHONE_SHAPE) & (pl.col("text").str.len_chars() <= 40)
     result = (
         pl.LazyFrame({"raw": raw})
@@ -892,28 +888,47 @@ def _two_digit_year(year: pl.Expr) -> pl.Expr:
 
 # The forms most files use, read by polars' own parser; the regexes below handle the rest.
 _COMMON_DATE_FORMS = (
-    (r"(?-u)^\d{2}\.\d{2}\.\d{4}$", "%d.%m.%Y"),
-    (r"(?-u)^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d"),
-    (r"(?-u)^\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}$", "%d.%m.%Y %H:%M"),
-    (r"(?-u)^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "%Y-%m-%d %H:%M:%S"),
+    (r"(?-u)^\d{1,2}\.\d{1,2}\.\d{4}$", "%d.%m.%Y"),
+    (r"(?-u)^\d{4}-\d{1,2}-\d{1,2}$", "%Y-%m-%d"),
+    (r"(?-u)^\d{1,2}\.\d{1,2}\.\d{4} \d{1,2}:\d{2}$", "%d.%m.%Y %H:%M"),
+    (r"(?-u)^\d{1,2}\.\d{1,2}\.\d{4} \d{1,2}:\d{2}:\d{2}$", "%d.%m.%Y %H:%M:%S"),
+    (r"(?-u)^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}$", "%Y-%m-%d %H:%M"),
+    (r"(?-u)^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}:\d{2}$", "%Y-%m-%d %H:%M:%S"),
 )
+_SLASH_DATE = r"(?-u)^\d{1,2}/\d{1,2}/\d{4}$"
+
+
+def _month_first(text: pl.Series) -> bool:
+    """Slash dates are day-first unless the column only makes sense month-first.
+
+    That is, some "day" over 12 stands in the second place and none in the first.
+    """
+    day_second = text.str.contains(r"(?-u)^\d{1,2}/(?:1[3-9]|2\d|3[01])/").any()
+    day_first = text.str.contains(r"(?-u)^(?:1[3-9]|2\d|3[01])/\d{1,2}/").any()
+    return bool(day_second and not day_first)
 
 
 def _dates(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
     text = _collapsed(column).str.to_lowercase()
-    common: pl.Expr = pl.lit(None, pl.Datetime("us"))
-    for shape, form in reversed(_COMMON_DATE_FORMS):
-        parsed = pl.col("t").str.to_datetime(form, strict=False, time_unit="us")
-        common = pl.when(pl.col("t").str.contains(shape)).then(parsed).otherwise(common)
-    frame = pl.DataFrame({"t": text}).with_columns(v=common)
-    value, error = frame["v"], pl.Series([None] * len(text), dtype=_S)
+    month_first = _month_first(text)
+    # The usual forms go to polars' own parser; the shapes make sure it reads no more than them
+    # (it would take "90" for the year 90).
+    forms = (*_COMMON_DATE_FORMS, (_SLASH_DATE, "%m/%d/%Y" if month_first else "%d/%m/%Y"))
+    value = _nulls(len(text), pl.Datetime("us"))
+    for shape, form in forms:
+        # Each form parses only its own cells: a cheap scan, then the parser on the few that fit.
+        where = text.str.contains(shape).fill_null(False).arg_true()
+        if where.len():
+            parsed = text.gather(where).str.to_datetime(form, strict=False, time_unit="us")
+            value = value.scatter(where, parsed)
+    error = _nulls(len(text), _S)
     rest = (text.is_not_null() & value.is_null()).arg_true()
     if rest.len():
         # Dates repeat (a birthday column holds some 40,000 distinct days at most), so each
         # distinct uncommon cell goes through the regexes once.
         cells = text.gather(rest)
         distinct = cells.unique()
-        parsed_value, parsed_error = _parse_dates(distinct, field)
+        parsed_value, parsed_error = _parse_dates(distinct, month_first)
         lookup = pl.DataFrame({"t": distinct, "v": parsed_value, "e": parsed_error})
         found = pl.DataFrame({"t": cells}).join(lookup, on="t", how="left", maintain_order="left")
         value = value.scatter(rest, found["v"])
@@ -951,7 +966,7 @@ def _checked_dates(
     )
 
 
-def _parse_dates(text: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
+def _parse_dates(text: pl.Series, month_first: bool) -> tuple[pl.Series, pl.Series]:
     frame = pl.DataFrame({"text": text})
     present: set[str] = set()
     for name, pattern in _DATE_FORMS.items():
@@ -965,11 +980,6 @@ def _parse_dates(text: pl.Series, field: catalogue.TargetField) -> tuple[pl.Seri
             return pl.lit(None, _S)
         return pl.col(form).struct.field(name)
 
-    # Slash dates are day-first unless the column only makes sense month-first (a "day" over 12
-    # in the second place and never in the first).
-    a = group("slash", "a").cast(pl.Int32, strict=False)
-    b = group("slash", "b").cast(pl.Int32, strict=False)
-    month_first = bool(frame.select(((b > 12).any() & ~(a > 12).any()).fill_null(False)).item())
     slash_d, slash_m = (
         (group("slash", "b"), group("slash", "a"))
         if month_first
@@ -1230,7 +1240,7 @@ def _requisite(
     These columns are rare and mostly empty, so a Python call per distinct value is cheap.
     """
     text = _collapsed(column)
-    bics = bic if bic is not None else pl.Series([None] * len(text), dtype=_S)
+    bics = bic if bic is not None else _nulls(len(text), _S)
     frame = pl.DataFrame({"text": text, "bic": bics.cast(_S)})
     distinct = frame.filter(pl.col("text").is_not_null()).unique(maintain_order=True)
     checked_values: list[str | None] = []
