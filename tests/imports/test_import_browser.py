@@ -129,3 +129,37 @@ def test_upload_change_a_column_dry_run_and_import(page: Any, live_server: Any, 
     assert counts == {"created": "2", "updated": "0", "unchanged": "1", "rejected": "1"}
     assert sorted(Customer.objects.values_list("last_name", flat=True)) == ["Иванов", "Петрова"]
     assert Customer.objects.get(last_name="Иванов").notes == ""
+
+
+def test_the_job_page_follows_a_background_import(page: Any, live_server: Any, tmp_path: Path):
+    manager = factories.make_user(role=Role.MANAGER, username="anna.manager")
+    job = ImportJob.objects.create(
+        kind="customers",
+        status="running",
+        created_by=manager,
+        original_name="big.csv",
+        file_path="imports/none/source-big.csv",
+        rows_total=200_000,
+        rows_done=50_000,
+    )
+    base = live_server.url
+    _log_in(page, base, "anna.manager")
+    page.goto(f"{base}/imports/{job.pk}/")
+    bar = page.locator("#import-status .progress-bar")
+    assert bar.inner_text() == "25%"
+
+    # The worker moves on; the page polls every two seconds and the bar follows.
+    ImportJob.objects.filter(pk=job.pk).update(rows_done=150_000)
+    page.wait_for_function(
+        "document.querySelector('#import-status .progress-bar')?.textContent === '75%'"
+    )
+    ImportJob.objects.filter(pk=job.pk).update(
+        status="done", rows_done=200_000, rows_created=199_000, rows_rejected=1_000
+    )
+    page.locator("#import-status [data-count=created]").wait_for()
+    assert page.locator("#import-status .progress").count() == 0
+    assert page.inner_text("#import-status [data-count=created]").replace("\xa0", " ") in (
+        "199 000",
+        "199,000",
+        "199\u202f000",
+    )

@@ -413,8 +413,13 @@ def test_the_job_page_polls_while_the_import_runs(manager: Client, base: dict):
     assert "HX-Request" in partial["Vary"]
     assert partial.content.decode().lstrip().startswith('<div id="import-status"')
 
+    assert "HX-Refresh" not in partial
+
+    # Once the run ends, polling stops and the page reloads itself to show the outcome.
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, failure="Диск полон")
-    html = manager.get(f"/imports/{job.pk}/status/").content.decode()
+    partial = manager.get(f"/imports/{job.pk}/status/", HTTP_HX_REQUEST="true")
+    assert partial["HX-Refresh"] == "true"
+    html = manager.get(f"/imports/{job.pk}/").content.decode()
     assert "every 2s" not in html
     assert "The import failed." in html and "Диск полон" in html
 

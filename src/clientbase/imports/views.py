@@ -252,6 +252,9 @@ def import_status(request: HttpRequest, job_id: int) -> HttpResponse:
     """The job's status block alone, polled by its page while the import runs."""
     job = _job(job_id)
     response = render(request, "imports/_import_status.html", _status_context(job))
+    if request.headers.get("HX-Request") and job.status not in RUNNING:
+        # The run ended: reload the whole page, whose badge and details changed as well.
+        response["HX-Refresh"] = "true"
     patch_vary_headers(response, ["HX-Request"])
     return response
 
