@@ -448,3 +448,33 @@ def test_a_50000_row_batch() -> None:
         else:
             assert row["__error_reason"] is None
             assert (row["phones"], row["emails"], row["birthday"]) == ([phone], [email], day)
+
+
+def test_a_leading_zero_group_is_not_a_thousands_group() -> None:
+    row = one("0.125", "total", "orders")
+    assert (row["total"], row["__error_reason"]) == (None, "too many decimal places (max 2)")
+
+
+def test_month_first_is_decided_for_the_whole_column_with_or_without_times() -> None:
+    out = run(["08/24/2024 10:30", "01/02/2024"], "placed_at", "orders")
+    assert out["placed_at"].to_list() == [dt.datetime(2024, 8, 24, 10, 30), dt.datetime(2024, 1, 2)]
+
+
+def test_no_mapped_columns_gives_the_rows_and_their_problems() -> None:
+    out = normalize_batch(
+        frame(["x", "y"], problems=[None, "ragged row"]), {}, "customers", headers={}, region="RU"
+    )
+    assert out.columns == ["__row", "__error_column", "__error_value", "__error_reason"]
+    assert out["__error_reason"].to_list() == [None, "ragged row"]
+
+
+def test_messages_are_in_the_callers_language() -> None:
+    # Fields are normalised on worker threads; translation is per thread.
+    with translation.override("ru"):
+        reason = one("abc", "phone")["__error_reason"]
+    assert reason == "«abc» — неверный номер телефона. Пример: +7 916 123-45-67."
+
+
+def test_unknown_field_is_refused() -> None:
+    with pytest.raises(ValueError, match="not customers fields"):
+        run(["x"], "no_such_field")

@@ -1118,7 +1118,7 @@ def _numbers(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series
     dots, commas = number.str.count_matches(r"\."), number.str.count_matches(",")
     last_separator = number.str.extract(r"([.,])\d*$", 1)
     single = (dots + commas) == 1
-    three_after = number.str.contains(r"^\d{1,3}[.,]\d{3}$")
+    three_after = number.str.contains(r"^[1-9]\d{0,2}[.,]\d{3}$")
     grouped = number.str.contains(r"^\d{1,3}(?:([.,])\d{3})(?:[.,]\d{3})*$") & (
         (dots == 0) | (commas == 0)
     )
