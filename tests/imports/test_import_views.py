@@ -13,6 +13,7 @@ import xlsxwriter
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import translation
+from python_calamine import CalamineWorkbook
 
 from clientbase.accounts.choices import Role
 from clientbase.core.choices import AuditAction
@@ -21,6 +22,8 @@ from clientbase.customers.models import Customer
 from clientbase.imports.choices import ImportStatus
 from clientbase.imports.models import ImportJob, ImportMapping
 from tests import factories
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # Row numbers are the file's own: the header is row 1.
 RUSSIAN_CSV = (
@@ -380,6 +383,7 @@ def test_a_workbook_with_several_sheets_offers_the_choice(manager: Client, tmp_p
     people = workbook.add_worksheet("Клиенты")
     people.write_row(0, 0, ["Фамилия", "Имя", "Телефон"])
     people.write_row(1, 0, ["Кузнецова", "Ольга", "+79161112233"])
+    people.write_row(2, 0, ["Зайцев", "Олег", "нет"])
     workbook.close()
 
     response = _upload(manager, path.read_bytes(), name="book.xlsx")
@@ -396,6 +400,21 @@ def test_a_workbook_with_several_sheets_offers_the_choice(manager: Client, tmp_p
     assert job.headers == ["Фамилия", "Имя", "Телефон"]
     assert job.mapping == {"0": "last_name", "1": "first_name", "2": "phone"}
     assert "Кузнецова" in manager.get(response["Location"]).content.decode()
+
+    # The rejected rows of a workbook come back as a workbook, with the error column.
+    response = manager.post(
+        f"/imports/{job.pk}/mapping/", {**_mapping_post(job), "action": "preview"}
+    )
+    job.refresh_from_db()
+    assert (job.preview["created"], job.preview["rejected"]) == (1, 1)
+    download = manager.get(f"/imports/{job.pk}/errors/?dry_run=1")
+    assert download["Content-Type"] == XLSX_TYPE
+    assert download["Content-Disposition"].endswith('.xlsx"')
+    saved = tmp_path / "errors.xlsx"
+    saved.write_bytes(b"".join(download.streaming_content))
+    rows = CalamineWorkbook.from_path(str(saved)).get_sheet_by_index(0).to_python()
+    assert rows[0] == ["Фамилия", "Имя", "Телефон", "Import error"]
+    assert rows[1][:3] == ["Зайцев", "Олег", "нет"]
 
 
 def test_the_job_page_polls_while_the_import_runs(manager: Client, base: dict):
@@ -471,6 +490,11 @@ def test_undo_refuses_where_later_edits_conflict(manager: Client, base: dict):
     assert "except for records edited since" in html
     assert f'href="/customers/{ivanov.pk}/"' in html
     assert job.undo_report["conflict_list"][0]["reason"] in html
+
+    # A second undo is refused with the reason, and changes nothing.
+    html = manager.post(f"/imports/{job.pk}/undo/", follow=True).content.decode()
+    assert "Only a finished import can be undone" in html
+    assert Customer.objects.filter(pk=ivanov.pk).exists()
 
 
 def test_the_error_file_is_only_served_from_the_data_dir(manager: Client, base: dict, tmp_path):

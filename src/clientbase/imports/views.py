@@ -84,8 +84,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def import_upload(request: HttpRequest) -> HttpResponse:
     """Store the file and recognise its columns; a file that cannot be read creates no job."""
-    form = ImportUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    form = ImportUploadForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             job = services.import_job_create(
@@ -155,8 +156,9 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
                 messages.error(request, exc.message)
         return redirect("imports:import_mapping", job_id=job.pk)
 
-    form = ImportMappingForm(job, request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    form = ImportMappingForm(job, request.POST if posted else None)
+    if posted and form.is_valid():
         action = request.POST.get("action")
         try:
             job = services.import_job_configure(
