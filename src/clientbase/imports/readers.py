@@ -11,12 +11,17 @@ import codecs
 import csv
 import datetime as dt
 import io
+import json
+import logging
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +35,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from clientbase.core.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 FORMATS = ("csv", "xlsx", "xls", "ods")
 DELIMITERS = (",", ";", "\t", "|")
@@ -78,7 +85,6 @@ _BINARY_MAGICS = (
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _XML_DECLARATIONS = re.compile(rb"<!\s*(?:doctype|entity)", re.IGNORECASE)
-_XML_DECLARATIONS_TEXT = re.compile(r"<!\s*(?:doctype|entity)", re.IGNORECASE)
 
 
 class ReadError(DomainError):
@@ -98,6 +104,8 @@ class ReadLimits:
     max_cell_chars: int = 10_000
     max_unzipped_bytes: int = 2 * 1024**3
     max_zip_ratio: int = 200  # uncompressed/compressed per archive member
+    # Rows x columns of a sheet up to its last value: what calamine allocates (~32 bytes each).
+    max_sheet_cells: int = 20_000_000
 
 
 @dataclass
@@ -215,6 +223,7 @@ def open_table(path: Path, *, sheet: str | None = None, limits: ReadLimits | Non
         file_format = _check_archive(path, limits)
         return _open_spreadsheet(path, file_format, sheet, limits)
     if head.startswith(_OLE2_MAGIC):
+        _probe_xls(path, limits)
         return _open_spreadsheet(path, "xls", sheet, limits)
     if head.startswith(_BINARY_MAGICS) and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _not_a_table()
@@ -228,6 +237,13 @@ def _megabytes(size: int) -> str:
 def _not_a_table() -> ReadError:
     return ReadError(
         _("The file is not a table: expected CSV, XLSX, XLS or ODS."), code="file_not_table"
+    )
+
+
+def _encrypted() -> ReadError:
+    return ReadError(
+        _("The file is protected by a password; remove the password and retry."),
+        code="file_encrypted",
     )
 
 
@@ -522,16 +538,14 @@ def _check_archive(path: Path, limits: ReadLimits) -> str:
                 raise _bomb()
             for member in members:
                 if member.flag_bits & 0x1:
-                    raise ReadError(
-                        _("The file is protected by a password; remove the password and retry."),
-                        code="file_encrypted",
-                    )
+                    raise _encrypted()
                 _check_ratio(member.file_size, member.compress_size, limits)
             for member in members:
                 if member.filename.lower().endswith((".xml", ".rels")):
-                    _check_xml_member(archive, member, limits)
+                    _check_xml_member(archive, member, file_format, limits)
             return file_format
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as exc:
+        # OSError: offsets in a damaged directory that point before the start of the file.
         raise _corrupt() from exc
     except NotImplementedError as exc:  # compression methods calamine cannot read either
         raise _corrupt() from exc
@@ -572,12 +586,44 @@ def _read_small(archive: zipfile.ZipFile, name: str) -> bytes:
 
 
 def _check_xml_member(
-    archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: ReadLimits
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, file_format: str, limits: ReadLimits
 ) -> None:
-    """Unpack for real (declared sizes can lie) and refuse DOCTYPE/ENTITY declarations."""
+    """Unpack for real (declared sizes can lie), refuse DOCTYPE/ENTITY and sparse-sheet bombs."""
+    name = member.filename.lower()
+    extent: _SheetExtent | None = None
+    if file_format == "xlsx" and name.startswith("xl/worksheets/"):
+        extent = _XlsxExtent(precise=False)
+    elif file_format == "ods" and name == "content.xml":
+        extent = _OdsExtent()
+    _scan_member(archive, member, extent, limits)
+    if extent is not None and extent.cells() > limits.max_sheet_cells:
+        if isinstance(extent, _XlsxExtent):
+            # The quick count includes blank styled cells, which calamine skips: look again.
+            extent = _XlsxExtent(precise=True)
+            _scan_member(archive, member, extent, limits)
+        if extent.cells() > limits.max_sheet_cells:
+            raise _sheet_too_big(extent.cells())
+
+
+def _sheet_too_big(cells: int) -> ReadError:
+    return ReadError(
+        _(
+            "A sheet spans %(cells)s cells (values far apart, e.g. in the last row or "
+            "column); delete the stray cells or save the sheet as CSV."
+        )
+        % {"cells": f"{cells:,}"},
+        code="sheet_too_big",
+    )
+
+
+def _scan_member(
+    archive: zipfile.ZipFile,
+    member: zipfile.ZipInfo,
+    extent: _SheetExtent | None,
+    limits: ReadLimits,
+) -> None:
     unpacked = 0
     tail = b""
-    text_tail = ""
     decoder: codecs.IncrementalDecoder | None = None
     with archive.open(member) as fh:
         while chunk := fh.read(READ_CHUNK):
@@ -592,42 +638,235 @@ def _check_xml_member(
                     encoding = "utf-16-le" if chunk[0] else "utf-16-be"
                     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
             if decoder is not None:
-                text = text_tail + decoder.decode(chunk)
-                found = _XML_DECLARATIONS_TEXT.search(text) is not None
-                text_tail = text[-32:]
+                # Looked at as UTF-8, so one set of byte patterns serves every encoding.
+                chunk = decoder.decode(chunk).encode("utf-8")
+            data = tail + chunk
+            # Cut before the last "<" so that no tag is ever split between two pieces.
+            cut = data.rfind(b"<")
+            if cut <= 0:
+                cut = len(data)
+            data, tail = data[:cut], data[cut:]
+            _inspect_xml(data, extent)
+    _inspect_xml(tail, extent)
+
+
+def _inspect_xml(data: bytes, extent: _SheetExtent | None) -> None:
+    if _XML_DECLARATIONS.search(data):
+        raise ReadError(
+            _(
+                "The file contains XML declarations (DOCTYPE or ENTITY) that "
+                "spreadsheets never need; it is refused as unsafe."
+            ),
+            code="xml_entities",
+        )
+    if extent is not None:
+        extent.feed(data)
+
+
+class _SheetExtent:
+    """The area calamine will allocate for a sheet: rows times columns up to the last value.
+
+    calamine allocates that rectangle at once, so two values in A1 and XFD1048576 of a 5 KB
+    file ask for 500 GB and abort the process; it must be measured from the XML first.
+    """
+
+    def feed(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def cells(self) -> int:
+        raise NotImplementedError
+
+
+# Quick patterns: any cell reference (" r=" with letters is only ever a cell's).
+_XLSX_QUICK_ROWS = re.compile(rb' r="[A-Z]{1,3}([0-9]{1,9})"')
+_XLSX_QUICK_COLUMNS = {n: re.compile(rb' r="([A-Z]{%d})[0-9]' % n) for n in (3, 2, 1)}
+# Precise patterns: cells with content only (calamine skips self-closing, style-only cells).
+_XLSX_ROWS = re.compile(rb"<c\b[^>]*?\sr=\"[A-Z]{1,3}([0-9]{1,9})\"[^>]*(?<!/)>")
+_XLSX_COLUMNS = {
+    n: re.compile(rb"<c\b[^>]*?\sr=\"([A-Z]{%d})[0-9][^>]*(?<!/)>" % n) for n in (3, 2, 1)
+}
+_XLSX_CELL_WITHOUT_REF = re.compile(rb"<c(?:>|\s[^>r]*(?:r(?!=)[^>r]*)*>)")
+_XLSX_TAG = re.compile(rb"<(row|c)\b([^>]*?)(/?)>")
+_XML_ATTRIBUTE_R = re.compile(rb'\sr="([A-Z]{0,3})([0-9]{0,9})"')
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+class _XlsxExtent(_SheetExtent):
+    """From cell references, by pattern searches that run in C; a tag walk only for cells
+    without a reference (they follow the previous cell).
+
+    The quick look over-estimates: blank styled cells count, and columns A..Z count as 26
+    (finding the last one would take a pass per chunk). The precise look runs only when the
+    quick one is over the limit.
+    """
+
+    def __init__(self, *, precise: bool) -> None:
+        self.precise = precise
+        self.row_refs = _XLSX_ROWS if precise else _XLSX_QUICK_ROWS
+        self.column_refs = _XLSX_COLUMNS if precise else _XLSX_QUICK_COLUMNS
+        self.rows = 0
+        self.columns = 0
+        self.walk_row = 0
+        self.walk_column = 0
+
+    def feed(self, data: bytes) -> None:
+        rows = self.row_refs.findall(data)
+        if rows:
+            self.rows = max(self.rows, max(map(int, rows)))
+            if not self.precise:
+                self.columns = max(self.columns, 26)
+        for letters in (3, 2, 1) if self.precise else (3, 2):
+            if _column_number(b"Z" * letters) <= self.columns:
+                break
+            references: list[bytes] = self.column_refs[letters].findall(data)
+            if references:
+                self.columns = max(self.columns, _column_number(max(references)))
+                break
+        if _XLSX_CELL_WITHOUT_REF.search(data):
+            self._walk(data)
+
+    def _walk(self, data: bytes) -> None:
+        for match in _XLSX_TAG.finditer(data):
+            kind, attributes, closed = match.groups()
+            reference = _XML_ATTRIBUTE_R.search(attributes)
+            if kind == b"row":
+                self.walk_row = int(reference.group(2) or 0) if reference else self.walk_row + 1
+                self.walk_column = 0
+                continue
+            if reference and reference.group(1):
+                self.walk_column = _column_number(reference.group(1))
             else:
-                data = tail + chunk
-                found = _XML_DECLARATIONS.search(data) is not None
-                tail = data[-32:]
-            if found:
-                raise ReadError(
-                    _(
-                        "The file contains XML declarations (DOCTYPE or ENTITY) that "
-                        "spreadsheets never need; it is refused as unsafe."
-                    ),
-                    code="xml_entities",
-                )
+                self.walk_column += 1
+            if not closed:
+                self.rows = max(self.rows, self.walk_row)
+                self.columns = max(self.columns, self.walk_column)
+
+    def cells(self) -> int:
+        return self.rows * self.columns
+
+
+_ODS_TAG = re.compile(
+    rb"<(/?)table:(table-row|table-cell|covered-table-cell|table)(?![\w-])([^>]*?)(/?)>"
+)
+_ODS_REPEAT = re.compile(rb'number-(?:rows|columns)-repeated="([0-9]{1,10})"')
+
+
+class _OdsExtent(_SheetExtent):
+    """From repeated rows and cells: ODS packs a million equal cells in one tag."""
+
+    def __init__(self) -> None:
+        self.largest = 0
+        self.row = self.column = 0
+        self.rows = self.columns = 0
+        self.repeat_rows = 1
+        self.row_has_value = False
+
+    def feed(self, data: bytes) -> None:
+        for match in _ODS_TAG.finditer(data):
+            closing, kind, attributes, self_closing = match.groups()
+            repeat = _ODS_REPEAT.search(attributes)
+            count = int(repeat.group(1)) if repeat else 1
+            if kind == b"table":
+                self._end_sheet()
+            elif kind == b"table-row" and not closing:
+                self.repeat_rows, self.column, self.row_has_value = count, 0, False
+                if self_closing:
+                    self.row += count
+            elif kind == b"table-row":
+                if self.row_has_value:
+                    self.rows = max(self.rows, self.row + self.repeat_rows)
+                self.row += self.repeat_rows
+            elif not closing:
+                if not self_closing or b"value-type" in attributes:
+                    self.columns = max(self.columns, self.column + count)
+                    self.row_has_value = True
+                self.column += count
+
+    def _end_sheet(self) -> None:
+        self.largest = max(self.largest, self.rows * self.columns)
+        self.row = self.column = self.rows = self.columns = 0
+
+    def cells(self) -> int:
+        self._end_sheet()
+        return self.largest
+
+
+# calamine reads every sheet of an XLS when it opens it, trusting sizes in the file: a damaged
+# 5 KB file can ask for 700 GB and abort the process. So it is opened first in a child process
+# whose address space is capped; only a file that survives there is opened here.
+_XLS_PROBE = """
+import json, resource, sys
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+import python_calamine
+workbook = python_calamine.CalamineWorkbook.from_path(sys.argv[1])
+sizes = []
+for name in workbook.sheet_names:
+    sheet = workbook.get_sheet_by_name(name)
+    sizes.append(sheet.height * sheet.width)
+print(json.dumps(sizes))
+"""
+XLS_PROBE_BASE_BYTES = 1024**3
+XLS_PROBE_SECONDS = 120
+
+
+def _probe_xls(path: Path, limits: ReadLimits) -> None:
+    # What calamine needs for the largest sheet allowed (~32 bytes a cell), plus the runtime.
+    address_space = XLS_PROBE_BASE_BYTES + 32 * limits.max_sheet_cells
+    try:
+        probe = subprocess.run(  # noqa: S603  (our own interpreter, a fixed script, a path)
+            [sys.executable, "-I", "-c", _XLS_PROBE, str(path), str(address_space)],
+            capture_output=True,
+            timeout=XLS_PROBE_SECONDS,
+            env={**os.environ, "RUST_BACKTRACE": "0"},
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise _corrupt() from exc
+    if probe.returncode != 0:
+        logger.info("XLS probe refused a file (exit code %s)", probe.returncode)
+        raise _corrupt()
+    largest = max(json.loads(probe.stdout or b"[0]") or [0])
+    if largest > limits.max_sheet_cells:
+        raise _sheet_too_big(largest)
 
 
 # --- spreadsheets ---------------------------------------------------------------------------
 
-_CALAMINE_ERRORS = (python_calamine.CalamineError, ValueError, OSError)
+
+@contextmanager
+def _calamine_failures() -> Iterator[None]:
+    """calamine's errors on a damaged file as ReadError, never a raw exception."""
+    try:
+        yield
+    except ReadError:
+        raise
+    except python_calamine.PasswordError as exc:
+        raise _encrypted() from exc
+    except (python_calamine.CalamineError, ValueError, OSError) as exc:
+        raise _corrupt() from exc
+    except BaseException as exc:
+        # calamine panics on some damaged files (a Rust assertion); pyo3 raises that as
+        # PanicException, a BaseException that cannot be imported by name.
+        if type(exc).__name__ == "PanicException":
+            raise _corrupt() from exc
+        raise
 
 
 def _open_spreadsheet(
     path: Path, file_format: str, sheet: str | None, limits: ReadLimits
 ) -> _SheetTable:
-    try:
+    with _calamine_failures():
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-    except python_calamine.PasswordError as exc:
-        raise ReadError(
-            _("The file is protected by a password; remove the password and retry."),
-            code="file_encrypted",
-        ) from exc
-    except _CALAMINE_ERRORS as exc:
-        raise _corrupt() from exc
     try:
-        return _SheetTable.open(workbook, file_format, sheet, limits)
+        with _calamine_failures():
+            return _SheetTable.open(workbook, file_format, sheet, limits)
     except BaseException:
         workbook.close()
         raise
@@ -654,37 +893,34 @@ class _SheetTable(Table):
         sheet_name: str | None,
         limits: ReadLimits,
     ) -> _SheetTable:
-        try:
-            names = list(workbook.sheet_names)
-            if sheet_name is not None:
-                if sheet_name not in names:
-                    raise ReadError(
-                        _("There is no sheet “%(sheet)s” in the file; its sheets: %(sheets)s.")
-                        % {"sheet": sheet_name, "sheets": ", ".join(names)},
-                        code="sheet_not_found",
-                    )
-                candidates = [sheet_name]
-            else:
-                candidates = names
-            for name in candidates:
-                sheet = workbook.get_sheet_by_name(name)
-                found = _sheet_header(sheet)
-                if found is None:
-                    continue
-                header_row, raw_header = found
-                headers = _trim_headers(raw_header)
-                _check_width(len(headers), limits)
-                info = TableInfo(
-                    file_format=file_format,
-                    encoding="",
-                    delimiter="",
-                    sheet=name,
-                    sheets=names,
-                    headers=headers,
+        names = list(workbook.sheet_names)
+        if sheet_name is not None:
+            if sheet_name not in names:
+                raise ReadError(
+                    _("There is no sheet “%(sheet)s” in the file; its sheets: %(sheets)s.")
+                    % {"sheet": sheet_name, "sheets": ", ".join(names)},
+                    code="sheet_not_found",
                 )
-                return cls(info, limits, header_row, workbook, sheet)
-        except _CALAMINE_ERRORS as exc:
-            raise _corrupt() from exc
+            candidates = [sheet_name]
+        else:
+            candidates = names
+        for name in candidates:
+            sheet = workbook.get_sheet_by_name(name)
+            found = _sheet_header(sheet)
+            if found is None:
+                continue
+            header_row, raw_header = found
+            headers = _trim_headers(raw_header)
+            _check_width(len(headers), limits)
+            info = TableInfo(
+                file_format=file_format,
+                encoding="",
+                delimiter="",
+                sheet=name,
+                sheets=names,
+                headers=headers,
+            )
+            return cls(info, limits, header_row, workbook, sheet)
         if sheet_name is not None:
             raise ReadError(
                 _("The sheet “%(sheet)s” is empty.") % {"sheet": sheet_name}, code="file_empty"
@@ -704,7 +940,7 @@ class _SheetTable(Table):
     def batches(self, size: int = 50_000, start_row: int = 2) -> Iterator[pl.DataFrame]:
         first = max(start_row, self._header_row + 1)
         chunk: list[tuple[int, list[str]]] = []
-        try:
+        with _calamine_failures():
             for number, cells in self._rows():
                 if number < first:
                     continue
@@ -714,8 +950,6 @@ class _SheetTable(Table):
                     chunk = []
                     if batch.height:
                         yield batch
-        except _CALAMINE_ERRORS as exc:
-            raise _corrupt() from exc
         if chunk:
             batch = self._batch(chunk, first)
             if batch.height:
