@@ -244,12 +244,12 @@ def test_item_rows_continue_the_order_above_and_are_never_split_across_batches(
     settings.IMPORT_BATCH_ROWS = 3
     path = write(
         tmp_path,
-        "Номер заказа;Дата заказа;Email;Товар;Количество;Цена\n"
-        "1;01.03.2024;a@example.com;Чай;1;100\n"
-        "2;02.03.2024;b@example.com;Кофе;1;300\n"
-        ";;;Кружка;2;150\n"  # no number, date or customer: the order above goes on
-        ";;;Мёд;1;400\n"
-        "3;03.03.2024;a@example.com;Сахар;1;50\n",
+        "Номер заказа;Дата заказа;Email;Товар;Количество;Цена;Валюта\n"
+        "1;01.03.2024;a@example.com;Чай;1;100;руб\n"
+        "2;02.03.2024;b@example.com;Кофе;1;300;₽\n"
+        ";;;Кружка;2;150;\n"  # no number, date or customer: the order above goes on
+        ";;;Мёд;1;400;\n"
+        "3;03.03.2024;a@example.com;Сахар;1;50;usd\n",
     )
     mapping = {
         "Номер заказа": "order_id",
@@ -258,9 +258,12 @@ def test_item_rows_continue_the_order_above_and_are_never_split_across_batches(
         "Товар": "item_name",
         "Количество": "item_quantity",
         "Цена": "item_price",
+        "Валюта": "currency",
     }
     job = run(path, mapping)
     assert counts(job) == (3, 0, 2, 0)
+    currencies = dict(Order.objects.values_list("external_id", "currency"))
+    assert currencies == {"1": "RUB", "2": "RUB", "3": "USD"}
     second = Order.objects.get(external_id="2")
     assert sorted(second.items.values_list("name", flat=True)) == ["Кофе", "Кружка", "Мёд"]
     assert second.total == Decimal("1000.00")
@@ -315,7 +318,8 @@ def test_update_mode_changes_existing_orders_and_rejects_unknown_ones(tmp_path: 
     path = write(
         tmp_path,
         RU_HEADER
-        + "W-1;01.06.2024 10:00;650;Доставлен;;olga@example.com;\n"
+        # No customer named: the order keeps its own.
+        + "W-1;01.06.2024 10:00;650;Доставлен;;;\n"
         + "W-404;02.06.2024 10:00;100;;;olga@example.com;\n",
     )
     job = run(path, RU_MAPPING, mode=ImportMode.UPDATE)
@@ -330,6 +334,7 @@ def test_update_mode_changes_existing_orders_and_rejects_unknown_ones(tmp_path: 
     ]
     order.refresh_from_db()
     assert (order.source, order.status, order.total) == ("website", "delivered", Decimal("650"))
+    assert order.customer_id == customer.pk
     assert order.updated_at > stamp_before
     assert order.items.count() == 1  # the file lists no items: they stay
     change = ImportChange.objects.get(job=job)

@@ -84,6 +84,7 @@ COMPARED = {
     "delivery_address": "address",
     "coupon": "coupon",
 }
+CURRENCY_SIGNS = {"РУБ": "RUB", "Р": "RUB", "₽": "RUB", "RUR": "RUB", "$": "USD", "€": "EUR"}
 DERIVED_PREFIX = "F-"
 # Labels of rows matched to an existing customer sit below every row index (see _with_customers).
 _MATCHED = 1 << 62
@@ -131,12 +132,6 @@ class OrderImport:
         if norm.is_empty():
             return outcome
         orders = _orders(norm)
-        orders = self._reject_orders(
-            orders,
-            ~pl.any_horizontal([pl.col(c).is_not_null() for c in self._key_columns(orders)]),
-            _("The order names no customer: give its customer id, e-mail or phone."),
-            outcome,
-        )
         existing = _existing_orders(orders[KEY].to_list())
         orders = orders.with_columns(
             pl.Series(
@@ -144,6 +139,14 @@ class OrderImport:
             )
         )
         new_rows = pl.col("__existing").is_null()
+        # An existing order keeps its customer when the file does not name one.
+        orders = self._reject_orders(
+            orders,
+            new_rows
+            & ~pl.any_horizontal([pl.col(c).is_not_null() for c in self._key_columns(orders)]),
+            _("The order names no customer: give its customer id, e-mail or phone."),
+            outcome,
+        )
         if self.job.mode == ImportMode.UPDATE:
             orders = self._reject_orders(
                 orders,
@@ -653,11 +656,11 @@ def _orders(norm: pl.DataFrame) -> pl.DataFrame:
         .alias("__file_subtotal"),
         pl.col("status").fill_null(OrderStatus.DELIVERED).alias("__status"),
         *(
-            (pl.col(name).str.to_uppercase() if name == "currency" else pl.col(name)).str.slice(
-                0, length
-            )
+            pl.col(name).str.slice(0, length)
             for name, length in ORDER_TEXT.items()
+            if name != "currency"
         ),
+        _currency(pl.col("currency")).alias("currency"),
         placed_utc.alias("__placed_utc"),
     )
     return orders.with_columns(
@@ -667,6 +670,12 @@ def _orders(norm: pl.DataFrame) -> pl.DataFrame:
         .alias("__placed_day"),
         pl.when(pl.col("__has_items")).then(pl.col("__items")).alias("__items"),
     )
+
+
+def _currency(text: pl.Expr) -> pl.Expr:
+    """An ISO code from what shops write in a currency column ("руб", "₽", "$", "usd")."""
+    code = text.str.strip_chars(" .").str.to_uppercase()
+    return code.replace(CURRENCY_SIGNS).str.slice(0, 3)
 
 
 def _half_even_div(value: pl.Expr, divisor: int) -> pl.Expr:
