@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import struct
 import zipfile
 from collections.abc import Iterator
@@ -769,6 +770,18 @@ def test_sheet_extent_counts_values_not_blank_styled_cells(tmp_path: Path) -> No
     sheet.write_string(5_000, 300, "забытая заметка")
     workbook.close()
     assert read_error(tmp_path / "stray.xlsx", limits=limits).code == "sheet_too_big"
+
+
+def test_shared_strings_claiming_billions_are_refused_not_fatal(tmp_path: Path) -> None:
+    # calamine reserves room for the claimed count up front: 96 GB, and the process aborts.
+    source = make_xlsx(tmp_path / "ok.xlsx")
+    strings = zipfile.ZipFile(source).read("xl/sharedStrings.xml")
+    strings = re.sub(
+        rb'count="\d+" uniqueCount="\d+"', b'count="4000000000" uniqueCount="4000000000"', strings
+    )
+    path = rewrite_archive(source, tmp_path / "sst.xlsx", {"xl/sharedStrings.xml": strings})
+
+    assert read_error(path).code == "file_corrupt"
 
 
 def test_cells_without_references_are_measured_too(tmp_path: Path) -> None:

@@ -221,9 +221,10 @@ def open_table(path: Path, *, sheet: str | None = None, limits: ReadLimits | Non
         )
     if head.startswith(_ZIP_MAGICS):
         file_format = _check_archive(path, limits)
+        _probe_spreadsheet(path, sheet, limits)
         return _open_spreadsheet(path, file_format, sheet, limits)
     if head.startswith(_OLE2_MAGIC):
-        _probe_xls(path, limits)
+        _probe_spreadsheet(path, sheet, limits)
         return _open_spreadsheet(path, "xls", sheet, limits)
     if head.startswith(_BINARY_MAGICS) and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _not_a_table()
@@ -797,40 +798,50 @@ class _OdsExtent(_SheetExtent):
         return self.largest
 
 
-# calamine reads every sheet of an XLS when it opens it, trusting sizes in the file: a damaged
-# 5 KB file can ask for 700 GB and abort the process. So it is opened first in a child process
-# whose address space is capped; only a file that survives there is opened here.
-_XLS_PROBE = """
+# calamine trusts sizes written in the file: a damaged 5 KB XLS, or an XLSX whose shared
+# strings claim four billion entries, asks for hundreds of GB and aborts the whole process (no
+# exception to catch). So a workbook is first opened, with the sheet the import will read, in
+# a child process whose address space is capped; only a file that survives there is opened
+# here. The XML checks above still give the clearer message for the known tricks.
+_SPREADSHEET_PROBE = """
 import json, resource, sys
 limit = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 import python_calamine
 workbook = python_calamine.CalamineWorkbook.from_path(sys.argv[1])
+wanted = sys.argv[3]
+names = [wanted] if wanted in workbook.sheet_names else [] if wanted else workbook.sheet_names
 sizes = []
-for name in workbook.sheet_names:
+for name in names:
     sheet = workbook.get_sheet_by_name(name)
     sizes.append(sheet.height * sheet.width)
+    if any(str(value).strip() for row in sheet.iter_rows() for value in row):
+        break
 print(json.dumps(sizes))
 """
-XLS_PROBE_BASE_BYTES = 1024**3
-XLS_PROBE_SECONDS = 120
+PROBE_BASE_BYTES = 1024**3
+PROBE_BYTES_PER_CELL = 64  # calamine's cell (32 bytes) and a short string
+PROBE_SECONDS = 300
 
 
-def _probe_xls(path: Path, limits: ReadLimits) -> None:
-    # What calamine needs for the largest sheet allowed (~32 bytes a cell), plus the runtime.
-    address_space = XLS_PROBE_BASE_BYTES + 32 * limits.max_sheet_cells
+def _probe_spreadsheet(path: Path, sheet: str | None, limits: ReadLimits) -> None:
+    address_space = PROBE_BASE_BYTES + PROBE_BYTES_PER_CELL * limits.max_sheet_cells
+    command = [sys.executable, "-I", "-c", _SPREADSHEET_PROBE, str(path), str(address_space)]
     try:
         probe = subprocess.run(  # noqa: S603  (our own interpreter, a fixed script, a path)
-            [sys.executable, "-I", "-c", _XLS_PROBE, str(path), str(address_space)],
+            [*command, sheet or ""],
             capture_output=True,
-            timeout=XLS_PROBE_SECONDS,
+            timeout=PROBE_SECONDS,
             env={**os.environ, "RUST_BACKTRACE": "0"},
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise _corrupt() from exc
     if probe.returncode != 0:
-        logger.info("XLS probe refused a file (exit code %s)", probe.returncode)
+        # A password-protected workbook fails here too; say so rather than "damaged".
+        if b"PasswordError" in probe.stderr:
+            raise _encrypted()
+        logger.info("spreadsheet probe refused a file (exit code %s)", probe.returncode)
         raise _corrupt()
     largest = max(json.loads(probe.stdout or b"[0]") or [0])
     if largest > limits.max_sheet_cells:
