@@ -245,6 +245,15 @@ def test_quoted_multiline_fields_and_doubled_quotes_keep_record_numbers(tmp_path
     assert rows["__row"].to_list() == [2, 3, 4]
 
 
+def test_old_mac_line_ends_are_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", "Имя;Телефон\rИван;1\rМария;2\r".encode("cp1251"))
+
+    with open_table(path) as table:
+        rows = assert_rows_add_up(table, 2)
+    assert values(rows) == [["Иван", "1"], ["Мария", "2"]]
+    assert rows["__row"].to_list() == [2, 3]
+
+
 def test_formulas_are_read_as_plain_text(tmp_path: Path) -> None:
     formulas = ["=cmd|' /C calc'!A0", "+1+2", "-2+3", "@SUM(A1:A2)", '=HYPERLINK("http://x")']
     text = "Имя,Комментарий\n" + "".join(

@@ -69,19 +69,16 @@ TRUSTED_ENCODINGS = (
 
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+# Formats people upload by mistake, refused by name before any guessing. Only signatures no
+# CSV can start with: others (EXE, BMP, GIF...) hold NUL bytes and are refused as junk anyway.
 _BINARY_MAGICS = (
-    b"%PDF",
+    b"%PDF-",
     b"\x89PNG",
-    b"GIF8",
-    b"\xff\xd8\xff",
-    b"\x1f\x8b",
+    b"\xff\xd8\xff",  # JPEG
+    b"\x1f\x8b",  # gzip
     b"7z\xbc\xaf",
-    b"Rar!",
+    b"Rar!\x1a",
     b"\x7fELF",
-    b"MZ",
-    b"BM",
-    b"RIFF",
-    b"\x00\x00\x01\x00",
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _XML_DECLARATIONS = re.compile(rb"<!\s*(?:doctype|entity)", re.IGNORECASE)
@@ -226,7 +223,7 @@ def open_table(path: Path, *, sheet: str | None = None, limits: ReadLimits | Non
     if head.startswith(_OLE2_MAGIC):
         _probe_spreadsheet(path, sheet, limits)
         return _open_spreadsheet(path, "xls", sheet, limits)
-    if head.startswith(_BINARY_MAGICS) and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if head.startswith(_BINARY_MAGICS):
         raise _not_a_table()
     return _CsvTable.open(path, size, limits)
 
@@ -285,6 +282,10 @@ class _CsvTable(Table):
         if not text.strip():
             raise ReadError(_("The file is empty."), code="file_empty")
         text = text.removeprefix("\ufeff")
+        # Old Mac files end lines with a lone CR, which polars does not take for a line end.
+        cr_only = "\r" in text and "\n" not in text
+        if cr_only:
+            text = text.replace("\r", "\n")
         # The last line of the sample may be cut in the middle; it never decides anything.
         complete = text if size <= len(sample) else text[: max(text.rfind("\n"), 0)]
         delimiter = _sniff_delimiter(complete or text)
@@ -298,8 +299,8 @@ class _CsvTable(Table):
 
         temporary = None
         utf8_path = path
-        if encoding not in ("utf-8", "utf-8-sig"):
-            temporary = _transcode(path, encoding)
+        if encoding not in ("utf-8", "utf-8-sig") or cr_only:
+            temporary = _transcode(path, encoding, cr_only=cr_only)
             utf8_path = temporary
         info = TableInfo(
             file_format="csv",
@@ -445,16 +446,20 @@ def _first_non_ascii_window(path: Path) -> bytes:
     return b""
 
 
-def _transcode(path: Path, encoding: str) -> Path:
+def _transcode(path: Path, encoding: str, *, cr_only: bool) -> Path:
     """polars reads UTF-8 only: copy the file as UTF-8, in chunks, to a temporary file."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     handle, name = tempfile.mkstemp(prefix="clientbase-import-", suffix=".csv")
     target = Path(name)
+
+    def utf8(text: str) -> bytes:
+        return (text.replace("\r", "\n") if cr_only else text).encode("utf-8")
+
     try:
         with path.open("rb") as source, os.fdopen(handle, "wb") as out:
             while chunk := source.read(READ_CHUNK):
-                out.write(decoder.decode(chunk).encode("utf-8"))
-            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+                out.write(utf8(decoder.decode(chunk)))
+            out.write(utf8(decoder.decode(b"", final=True)))
     except BaseException:
         target.unlink(missing_ok=True)
         raise
