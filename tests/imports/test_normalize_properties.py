@@ -32,7 +32,10 @@ separators = st.sampled_from(["", " ", "-", "(", ")", ".", "  ", "\u00a0", "/"])
 
 @st.composite
 def phone_texts(draw: st.DrawFn) -> str:
-    body = draw(st.one_of(digits, st.builds(lambda a, b: a + b, valid_starts, digits)))
+    # Numbers of about the right length (random ones are mostly too short to be valid).
+    length = draw(st.integers(4, 12))
+    tail = st.text(alphabet="0123456789", min_size=length, max_size=length)
+    body = draw(st.one_of(digits, st.builds(lambda a, b: a + b, valid_starts, tail)))
     pieces = [draw(prefixes)]
     for char in body:
         pieces.append(char + draw(separators) if draw(st.booleans()) else char)
@@ -40,7 +43,25 @@ def phone_texts(draw: st.DrawFn) -> str:
     return draw(st.sampled_from(["{}", " {} ", '{}"', "\t{}"])).format(text)
 
 
-any_phone_text = st.one_of(phone_texts(), st.text(max_size=20), digits)
+@st.composite
+def national_phone_texts(draw: st.DrawFn) -> str:
+    """A number as people and exports write it: a prefix, then a national number of about the
+    right length (off by one at times) in groups."""
+    start = draw(valid_starts)
+    length = 10 - len(start) + draw(st.sampled_from([0, 0, 0, -1, 1, -2]))
+    number = start + draw(st.text(alphabet="0123456789", min_size=length, max_size=length))
+    groups, i = [], 0
+    while i < len(number):
+        size = draw(st.integers(1, 4))
+        groups.append(number[i : i + size])
+        i += size
+    separator = draw(st.sampled_from(["", " ", "-", ".", " - "]))
+    return draw(prefixes) + separator.join(groups)
+
+
+any_phone_text = st.one_of(
+    national_phone_texts(), national_phone_texts(), phone_texts(), st.text(max_size=20), digits
+)
 
 
 def _excel_shaped(text: str) -> bool:

@@ -909,7 +909,9 @@ def _month_first(text: pl.Series) -> bool:
 
 
 def _dates(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
-    text = _collapsed(column).str.to_lowercase()
+    # Only trimmed here: the usual forms have no inner spaces or letters to fold, and the
+    # regexes below see the rest collapsed and lower-cased.
+    text = _drop_placeholders(column.str.strip_chars())
     month_first = _month_first(text)
     # The usual forms go to polars' own parser; the shapes make sure it reads no more than them
     # (it would take "90" for the year 90).
@@ -926,7 +928,7 @@ def _dates(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, 
     if rest.len():
         # Dates repeat (a birthday column holds some 40,000 distinct days at most), so each
         # distinct uncommon cell goes through the regexes once.
-        cells = text.gather(rest)
+        cells = text.gather(rest).str.replace_all(r"\s+", " ").str.to_lowercase()
         distinct = cells.unique()
         parsed_value, parsed_error = _parse_dates(distinct, month_first)
         lookup = pl.DataFrame({"t": distinct, "v": parsed_value, "e": parsed_error})
