@@ -478,3 +478,14 @@ def test_messages_are_in_the_callers_language() -> None:
 def test_unknown_field_is_refused() -> None:
     with pytest.raises(ValueError, match="not customers fields"):
         run(["x"], "no_such_field")
+
+
+def test_two_columns_for_one_single_value_field_take_the_first_non_empty() -> None:
+    out = normalize_batch(
+        frame(["", "Казань", "n/a"], ["Москва", "Самара", ""]),
+        {"c0": "city", "c1": "city"},
+        "customers",
+        headers={},
+        region="RU",
+    )
+    assert out["city"].to_list() == ["Москва", "Казань", None]
