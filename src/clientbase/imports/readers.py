@@ -971,6 +971,20 @@ class _SheetTable(Table):
             if batch.height:
                 yield batch
 
+    def count_rows(self) -> int:
+        # Like batches() without building frames: a row counts once one cell has text.
+        start = self._sheet.start
+        if start is None:
+            return 0
+        count = 0
+        with _calamine_failures():
+            for number, row in enumerate(self._sheet.iter_rows(), start=start[0] + 1):
+                if number > self._header_row and any(
+                    value != "" and cell_text(value) != "" for value in row
+                ):
+                    count += 1
+        return count
+
     def _batch(self, chunk: Sequence[tuple[int, list[str]]], first: int) -> pl.DataFrame:
         n = len(self.info.headers)
         columns: dict[str, Any] = {
