@@ -428,11 +428,23 @@ def test_unclosed_quote_in_a_big_header_is_refused(tmp_path: Path) -> None:
     assert read_error(path).code == "file_not_table"
 
 
+MAGICS = [
+    b"",
+    b"\xef\xbb\xbf",
+    b"\xff\xfe",
+    b"\xfe\xff",
+    b"PK\x03\x04",
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+]
+
+
 @PROPERTY
-@given(data=st.binary(min_size=0, max_size=3000))
-def test_random_bytes_never_raise_anything_but_read_error(tmp_path: Path, data: bytes) -> None:
+@given(prefix=st.sampled_from(MAGICS), data=st.binary(min_size=0, max_size=3000))
+def test_random_bytes_never_raise_anything_but_read_error(
+    tmp_path: Path, prefix: bytes, data: bytes
+) -> None:
     path = tmp_path / "random.bin"
-    path.write_bytes(data)
+    path.write_bytes(prefix + data)
     try:
         with open_table(path) as table:
             total = sum(batch.height for batch in table.batches())
