@@ -134,28 +134,24 @@ def _with_first_error(
 ) -> pl.DataFrame:
     """The reader's problem or the first failing column in file order becomes the row's error."""
     problem = df[PROBLEM].cast(_S) if PROBLEM in df.columns else _nulls(df.height, _S)
-    frame = pl.DataFrame({PROBLEM: problem})
+    columns: dict[str, pl.Series] = {PROBLEM: problem}
     reasons: list[pl.Expr] = [pl.col(PROBLEM)]
     where: list[pl.Expr] = [pl.when(pl.col(PROBLEM).is_not_null()).then(pl.lit(""))]
     what: list[pl.Expr] = [pl.when(pl.col(PROBLEM).is_not_null()).then(pl.lit(""))]
     for i, column in enumerate(source_columns):
-        if not errors[column]:
+        # Most columns have no error in a batch: they cost nothing here.
+        found = [e for e in errors[column] if e.null_count() < len(e)]
+        if not found:
             continue
-        reason = f"__e{i}"
-        frame = frame.with_columns(
-            pl.coalesce(errors[column]).alias(reason)
-            if len(errors[column]) > 1
-            else errors[column][0].alias(reason),
-            raw[column].str.slice(0, MAX_ERROR_VALUE).alias(f"__v{i}"),
-        )
-        reasons.append(pl.col(reason))
-        where.append(
-            pl.when(pl.col(reason).is_not_null()).then(pl.lit(headers.get(column, column)))
-        )
-        what.append(pl.when(pl.col(reason).is_not_null()).then(pl.col(f"__v{i}")))
-    first = frame.select(
+        reason = found[0] if len(found) == 1 else pl.select(pl.coalesce(found)).to_series()
+        columns[f"__e{i}"], columns[f"__v{i}"] = reason, raw[column]
+        failed = pl.col(f"__e{i}").is_not_null()
+        reasons.append(pl.col(f"__e{i}"))
+        where.append(pl.when(failed).then(pl.lit(headers.get(column, column))))
+        what.append(pl.when(failed).then(pl.col(f"__v{i}")))
+    first = pl.DataFrame(columns).select(
         pl.coalesce(where).cast(_S).alias(ERROR_COLUMN),
-        pl.coalesce(what).cast(_S).alias(ERROR_VALUE),
+        pl.coalesce(what).cast(_S).str.slice(0, MAX_ERROR_VALUE).alias(ERROR_VALUE),
         pl.coalesce(reasons).cast(_S).alias(ERROR_REASON),
     )
     return pl.concat([out, first], how="horizontal")
