@@ -865,6 +865,37 @@ def test_ods_trailing_empty_repeated_rows_are_fine(tmp_path: Path) -> None:
         assert values(all_rows(table)) == [["Иван", "1"]]
 
 
+def test_xml_tricks_in_a_sheet_stored_under_another_name_are_refused(tmp_path: Path) -> None:
+    source = make_xlsx(tmp_path / "ok.xlsx")
+    rels = zipfile.ZipFile(source).read("xl/_rels/workbook.xml.rels")
+    evil = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>'
+    path = tmp_path / "renamed.xlsx"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
+        for member in old.infolist():
+            if member.filename == "xl/worksheets/sheet2.xml":
+                new.writestr("xl/data/part.bin", evil)
+            elif member.filename == "xl/_rels/workbook.xml.rels":
+                new.writestr(member, rels.replace(b"worksheets/sheet2.xml", b"data/part.bin"))
+            else:
+                new.writestr(member, old.read(member))
+
+    assert read_error(path).code == "xml_entities"
+
+
+def test_a_picture_with_its_own_doctype_is_fine(tmp_path: Path) -> None:
+    source = make_xlsx(tmp_path / "ok.xlsx")
+    path = tmp_path / "picture.xlsx"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
+        for member in old.infolist():
+            new.writestr(member, old.read(member))
+        new.writestr(
+            "xl/media/image1.svg", b'<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN"><svg/>'
+        )
+
+    with open_table(path) as table:
+        assert table.info.sheet == "Клиенты"
+
+
 def test_truncated_xlsx_is_refused(tmp_path: Path) -> None:
     data = make_xlsx(tmp_path / "ok.xlsx").read_bytes()
     for cut in (len(data) // 2, len(data) - 10, 100):

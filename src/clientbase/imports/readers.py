@@ -538,7 +538,11 @@ def _check_archive(path: Path, limits: ReadLimits) -> str:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
             if len(members) > MAX_ARCHIVE_MEMBERS:
-                raise _bomb()
+                raise ReadError(
+                    _("The archive holds %(count)s files, far more than any spreadsheet.")
+                    % {"count": len(members)},
+                    code="zip_bomb",
+                )
             file_format = _archive_format(archive)
             if sum(m.file_size for m in members) > limits.max_unzipped_bytes:
                 raise _bomb()
@@ -546,15 +550,20 @@ def _check_archive(path: Path, limits: ReadLimits) -> str:
                 if member.flag_bits & 0x1:
                     raise _encrypted()
                 _check_ratio(member.file_size, member.compress_size, limits)
+            # Every member, whatever its name: calamine finds sheets through the relations,
+            # so a sheet may live in any file. Pictures are only unpacked and measured.
             for member in members:
-                if member.filename.lower().endswith((".xml", ".rels")):
-                    _check_xml_member(archive, member, file_format, limits)
+                _check_member(archive, member, file_format, limits)
             return file_format
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError) as exc:
         # OSError: offsets in a damaged directory that point before the start of the file.
         raise _corrupt() from exc
     except NotImplementedError as exc:  # compression methods calamine cannot read either
         raise _corrupt() from exc
+
+
+_PICTURE_FOLDERS = ("xl/media/", "pictures/", "thumbnails/")
+_PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".emf", ".wmf", ".svg", ".tif")
 
 
 def _bomb() -> ReadError:
@@ -591,13 +600,17 @@ def _read_small(archive: zipfile.ZipFile, name: str) -> bytes:
         return fh.read(256)
 
 
-def _check_xml_member(
+def _check_member(
     archive: zipfile.ZipFile, member: zipfile.ZipInfo, file_format: str, limits: ReadLimits
 ) -> None:
     """Unpack for real (declared sizes can lie), refuse DOCTYPE/ENTITY and sparse-sheet bombs."""
     name = member.filename.lower()
+    if name.startswith(_PICTURE_FOLDERS) or name.endswith(_PICTURE_SUFFIXES):
+        # An SVG picture may have a DOCTYPE of its own; calamine never parses pictures.
+        _scan_member(archive, member, None, limits, xml=False)
+        return
     extent: _SheetExtent | None = None
-    if file_format == "xlsx" and name.startswith("xl/worksheets/"):
+    if file_format == "xlsx":
         extent = _XlsxExtent(precise=False)
     elif file_format == "ods" and name == "content.xml":
         extent = _OdsExtent()
@@ -627,6 +640,8 @@ def _scan_member(
     member: zipfile.ZipInfo,
     extent: _SheetExtent | None,
     limits: ReadLimits,
+    *,
+    xml: bool = True,
 ) -> None:
     unpacked = 0
     tail = b""
@@ -637,6 +652,8 @@ def _scan_member(
             _check_ratio(unpacked, member.compress_size, limits)
             if unpacked > limits.max_unzipped_bytes:
                 raise _bomb()
+            if not xml:
+                continue
             if decoder is None and unpacked == len(chunk):
                 if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
                     decoder = codecs.getincrementaldecoder("utf-16")(errors="replace")
@@ -653,7 +670,8 @@ def _scan_member(
                 cut = len(data)
             data, tail = data[:cut], data[cut:]
             _inspect_xml(data, extent)
-    _inspect_xml(tail, extent)
+    if xml:
+        _inspect_xml(tail, extent)
 
 
 def _inspect_xml(data: bytes, extent: _SheetExtent | None) -> None:
