@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -44,14 +45,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from clientbase.customers.models import Customer
+from clientbase.customers.models import Customer, CustomerEmail, CustomerPhone
 from clientbase.imports import sqlbulk
 from clientbase.imports.choices import ChangeAction, ImportMode
 from clientbase.imports.customer_import import (
     CustomerImport,
-    Keys,
     Outcome,
-    lookup_customers,
 )
 from clientbase.imports.customer_undo import LISTED_CONFLICTS, remove_created_customers
 from clientbase.imports.models import ImportChange, ImportJob
@@ -290,22 +289,14 @@ class OrderImport:
         wanting = orders.filter(pl.col("__customer").is_null() & pl.col("__existing").is_null())
         if wanting.is_empty():
             return orders
-        self._create_customers(wanting, outcome)
-        if not self.write:
-            return orders.with_columns(
-                pl.when(pl.col("__existing").is_null())
-                .then(pl.col("__customer").fill_null(0))
-                .otherwise(pl.col("__customer"))
-                .alias("__customer")
-            )
-        # Each new customer holds every key of its orders, so they find it as any other.
-        created = self._matched(orders)
+        created = self._create_customers(wanting, outcome)
+        orders = orders.join(created, on="__group", how="left", maintain_order="left")
         return orders.with_columns(
-            pl.when(pl.col("__existing").is_null() & pl.col("__customer").is_null())
-            .then(created)
+            pl.when(pl.col("__existing").is_null())
+            .then(pl.coalesce("__customer", "__new_customer"))
             .otherwise(pl.col("__customer"))
             .alias("__customer")
-        )
+        ).drop("__new_customer")
 
     def _matched(self, orders: pl.DataFrame) -> pl.Series:
         """Each order's existing customer by its keys, in match order (or null)."""
@@ -313,26 +304,16 @@ class OrderImport:
         frame = orders.select(self._key_columns(orders))
         for kind in self.match_by:
             column = CUSTOMER_KEYS[kind]
-            values = frame[column].drop_nulls().unique().to_list()
-            keys = [
-                Keys(v, [], [])
-                if kind == "external_id"
-                else Keys(None, [v], [])
-                if kind == "email"
-                else Keys(None, [], [v])
-                for v in values
-            ]
-            ids = lookup_customers(keys, [kind])[kind] if keys else {}
-            lookup = pl.DataFrame(
-                {column: list(ids), f"__found_{kind}": list(ids.values())},
-                schema={column: pl.String, f"__found_{kind}": pl.Int64},
+            values = frame[column].drop_nulls().unique().sort().to_list()
+            ids = _customer_ids(kind, values).rename(
+                {"value": column, "customer_id": f"__found_{kind}"}
             )
-            frame = frame.join(lookup, on=column, how="left", maintain_order="left")
+            frame = frame.join(ids, on=column, how="left", maintain_order="left")
             found.append(pl.col(f"__found_{kind}"))
         return frame.select(pl.coalesce(found).alias("__matched")).to_series()
 
-    def _create_customers(self, wanting: pl.DataFrame, outcome: Outcome) -> None:
-        """One new customer per group of orders with no match, from the orders' own data."""
+    def _create_customers(self, wanting: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
+        """One new customer per group of orders with no match: (__group, __new_customer)."""
         people = wanting.group_by("__group", maintain_order=True).agg(
             pl.col("__row").first(),
             pl.col("customer_external_id").drop_nulls().first().alias("external_id"),
@@ -343,10 +324,33 @@ class OrderImport:
             pl.col("customer_email").drop_nulls().unique(maintain_order=True).alias("emails"),
         )
         if not self.write:
-            return  # a dry run creates nobody; the orders are counted as new all the same
+            # A dry run creates nobody; the orders are counted as new all the same.
+            return people.select("__group", pl.lit(0, dtype=pl.Int64).alias("__new_customer"))
         created = Outcome()
         CustomerImport(self.job, write=True)._create(people, created)
         outcome.created_customer_ids.extend(created.created_ids)
+        # The customer importer may write its rows in any order, so each new customer is
+        # found again by one of its keys (every group has one: keyless orders were rejected).
+        people = people.select(
+            "__group",
+            "external_id",
+            pl.col("emails").list.first().alias("email"),
+            pl.col("phones").list.first().alias("phone"),
+            pl.lit(None, dtype=pl.Int64).alias("__new_customer"),
+        )
+        for kind in self.match_by:
+            wanted = people.filter(pl.col("__new_customer").is_null() & pl.col(kind).is_not_null())
+            if wanted.is_empty():
+                continue
+            ids = _customer_ids(kind, wanted[kind].sort().to_list()).rename(
+                {"value": kind, "customer_id": "__id"}
+            )
+            people = (
+                people.join(ids, on=kind, how="left", maintain_order="left")
+                .with_columns(pl.coalesce("__new_customer", "__id").alias("__new_customer"))
+                .drop("__id")
+            )
+        return people.select("__group", "__new_customer")
 
     # -- new orders, as sets
 
@@ -729,6 +733,32 @@ def _existing_orders(numbers: Sequence[str]) -> dict[str, int]:
                 if best is None or (rank, order_id) < best:
                     found[number] = (rank, order_id)
     return {number: order_id for number, (_rank, order_id) in found.items()}
+
+
+def _customer_ids(kind: str, values: Sequence[str]) -> pl.DataFrame:
+    """(value, customer_id) of existing customers by external id, e-mail or phone.
+
+    The oldest customer wins where several share a contact, as in customer_import. The values
+    travel as one parameter, so a batch costs a query per key kind, not a Python object per row.
+    """
+    model, column, owner = {
+        "external_id": (Customer, "external_id", "id"),
+        "email": (CustomerEmail, "address", "customer_id"),
+        "phone": (CustomerPhone, "number", "customer_id"),
+    }[kind]
+    table = model._meta.db_table
+    sqlite = connection.vendor == "sqlite"
+    wanted = "(SELECT value FROM json_each(%s))" if sqlite else "(SELECT unnest(%s::text[]))"
+    sql = (
+        f'SELECT "{column}", MIN("{owner}") FROM "{table}" '  # noqa: S608
+        f'WHERE "{column}" IN {wanted} GROUP BY "{column}"'
+    )
+    rows: list[tuple[str, int]] = []
+    with connection.cursor() as cursor:
+        for chunk in sqlbulk.chunks(values, 50_000):
+            cursor.execute(sql, [json.dumps(list(chunk)) if sqlite else list(chunk)])
+            rows += cursor.fetchall()
+    return pl.DataFrame(rows, schema={"value": pl.String, "customer_id": pl.Int64}, orient="row")
 
 
 def _current_orders(
