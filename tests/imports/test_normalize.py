@@ -211,6 +211,9 @@ def test_datetime_forms_are_local_naive(raw: str, moment: dt.datetime) -> None:
         ("1,234", Decimal("1234.00")),
         ("0,5", Decimal("0.50")),
         ("100 RUB", Decimal("100.00")),
+        # A spreadsheet formula's binary float, as the reader writes it out.
+        ("19.989999999999998", Decimal("19.99")),
+        ("1234.5000000000002", Decimal("1234.50")),
     ],
 )
 def test_money_forms(raw: str, amount: Decimal) -> None:

@@ -1097,6 +1097,9 @@ _CURRENCY = (
 _AMOUNT = rf"^(?P<s1>[-+]?){_CURRENCY}?(?P<s2>[-+]?)(?P<n>\d[\d.,]*){_CURRENCY}?$"
 
 
+_FLOAT_NOISE_DECIMALS = 10
+
+
 def _numbers(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, pl.Series]:
     """Money ("1 234,50 ₽", "$1,234.50", "1.234,50 €") and quantities ("1,5").
 
@@ -1148,12 +1151,17 @@ def _numbers(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series
         .then(pl.lit(not_number))
         .when(pl.col("negative"))
         .then(pl.lit(gettext("must not be negative")))
-        .when(pl.col("frac_digits") > scale)
+        # Ten or more decimals are a spreadsheet's binary float ("19.989999999999998"), rounded
+        # below; a few too many were typed by someone and are not guessed at.
+        .when((pl.col("frac_digits") > scale) & (pl.col("frac_digits") < _FLOAT_NOISE_DECIMALS))
         .then(pl.lit(gettext("too many decimal places (max %(max)d)") % {"max": scale}))
         .when(pl.col("int_digits") > precision - scale)
         .then(pl.lit(gettext("too large")))
         .alias("error"),
-        pl.col("plain"),
+        pl.when(pl.col("frac_digits") >= _FLOAT_NOISE_DECIMALS)
+        .then(pl.col("plain").cast(pl.Float64, strict=False).round(scale).cast(_S))
+        .otherwise(pl.col("plain"))
+        .alias("plain"),
     )
     error = result["error"].cast(_S)
     valid = pl.select(pl.when(error.is_null()).then(result["plain"])).to_series()
