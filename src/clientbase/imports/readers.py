@@ -80,6 +80,7 @@ _BINARY_MAGICS = (
     b"Rar!\x1a",
     b"\x7fELF",
 )
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _XML_DECLARATIONS = re.compile(rb"<!\s*(?:doctype|entity)", re.IGNORECASE)
 
@@ -438,8 +439,9 @@ def _utf16_without_bom(sample: bytes) -> str:
 def _first_non_ascii_window(path: Path) -> bytes:
     with path.open("rb") as fh:
         while chunk := fh.read(READ_CHUNK):
-            if not chunk.isascii():
-                start = next(i for i, byte in enumerate(chunk) if byte > 0x7F)
+            first = _NON_ASCII.search(chunk)
+            if first:
+                start = first.start()
                 # Back to the start of the line, so the window begins on a character.
                 start = chunk.rfind(b"\n", 0, start) + 1
                 return chunk[start : start + SAMPLE_BYTES]
