@@ -529,6 +529,15 @@ def test_xlsx_cells_read_as_a_person_typed_them(tmp_path: Path) -> None:
     assert [p is not None for p in rows["__problem"]] == [False, False, True, True]
 
 
+def test_xlsx_batches_resume_from_start_row(tmp_path: Path) -> None:
+    path = make_xlsx(tmp_path / "customers.xlsx")
+
+    with open_table(path) as table:
+        rows = all_rows(table, start_row=5, size=1)
+    assert rows["__row"].to_list() == [5, 6]
+    assert values(rows)[0][0] == "Пётр"
+
+
 def test_xlsx_sheet_is_chosen_by_name(tmp_path: Path) -> None:
     path = make_xlsx(tmp_path / "customers.xlsx")
 

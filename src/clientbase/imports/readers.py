@@ -963,23 +963,22 @@ class _SheetTable(Table):
             )
         raise ReadError(_("The file is empty."), code="file_empty")
 
-    def _rows(self) -> Iterator[tuple[int, list[str]]]:
-        """(spreadsheet row number, cells as text from column A) for every row of the sheet."""
+    def _rows(self, first: int) -> Iterator[tuple[int, list[str]]]:
+        """(spreadsheet row number, cells as text from column A) for rows from `first` on."""
         start = self._sheet.start
         if start is None:
             return
         first_row, first_column = start
         padding = [""] * first_column
-        for offset, row in enumerate(self._sheet.iter_rows()):
-            yield first_row + offset + 1, padding + [cell_text(value) for value in row]
+        for number, row in enumerate(self._sheet.iter_rows(), start=first_row + 1):
+            if number >= first:
+                yield number, padding + [cell_text(value) for value in row]
 
     def batches(self, size: int = 50_000, start_row: int = 2) -> Iterator[pl.DataFrame]:
         first = max(start_row, self._header_row + 1)
         chunk: list[tuple[int, list[str]]] = []
         with _calamine_failures():
-            for number, cells in self._rows():
-                if number < first:
-                    continue
+            for number, cells in self._rows(first):
                 chunk.append((number, cells))
                 if len(chunk) >= size:
                     batch = self._batch(chunk, first)
