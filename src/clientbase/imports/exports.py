@@ -501,7 +501,8 @@ def export_rows(
 
 
 def _local(moment: dt.datetime) -> dt.datetime:
-    return timezone.localtime(moment).replace(tzinfo=None)
+    # Whole seconds, as the CSV writes them: both formats hold the same moment.
+    return timezone.localtime(moment).replace(tzinfo=None, microsecond=0)
 
 
 def _csv_cell(kind: str) -> Callable[[Any], str]:

@@ -1,0 +1,241 @@
+"""Property: export then import is the identity (CSV and XLSX, recognised without help).
+
+Random customers (names and notes starting with formula characters, leading-zero ids, several
+phones and e-mails, tags, addresses, consents) are exported with every importable column, and:
+imported back into the same base, nothing changes; imported into an emptied base, the export
+of the result holds the same rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import translation
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from python_calamine import CalamineWorkbook
+
+from clientbase.customers.models import Customer
+from clientbase.customers.services import (
+    AddressInput,
+    ConsentInput,
+    CustomerInput,
+    EmailInput,
+    PhoneInput,
+    customer_create,
+)
+from clientbase.imports import exports
+from clientbase.imports.choices import ImportStatus
+from clientbase.imports.services import import_file
+
+pytestmark = pytest.mark.django_db
+
+# Every column an import reads back, with the import field it goes to (created_at as "Customer
+# since"); the primary phone and e-mail are the first of "All phones" / "All e-mails".
+ROUND_TRIP = {
+    "external_id": "external_id",
+    "kind": "kind",
+    "last_name": "last_name",
+    "first_name": "first_name",
+    "middle_name": "middle_name",
+    "gender": "gender",
+    "birthday": "birthday",
+    "phones": "phone",
+    "emails": "email",
+    "postal_code": "postal_code",
+    "region": "region",
+    "city": "city",
+    "address": "address",
+    "tags": "tags",
+    "notes": "notes",
+    "vip": "vip",
+    "consent_email": "consent_email",
+    "consent_sms": "consent_sms",
+    "created_at": "registered_at",
+}
+
+FORMULA = st.sampled_from(["", "", "=", "+", "-", "@"])
+CYRILLIC = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+
+
+def _word(first: str, rest: str, size: int) -> st.SearchStrategy[str]:
+    return st.builds(
+        lambda a, b: a + b,
+        st.sampled_from(first),
+        st.text(alphabet=rest, min_size=1, max_size=size),
+    )
+
+
+NAME = st.one_of(
+    _word(CYRILLIC.upper(), CYRILLIC, 10), _word("ABCDEFGHIJ", "abcdefghijklmnopqrstuvwxyz", 10)
+)
+
+
+@st.composite
+def customer(draw: Any, n: int) -> dict[str, Any]:
+    return {
+        "fields": {
+            "last_name": draw(FORMULA) + draw(NAME),
+            "first_name": draw(NAME),
+            "middle_name": draw(st.one_of(st.just(""), NAME)),
+            "gender": draw(st.sampled_from(["", "female", "male"])),
+            "birthday": draw(
+                st.one_of(st.none(), st.dates(dt.date(1940, 1, 1), dt.date(2008, 12, 31)))
+            ),
+            # Leading zeros must survive both formats.
+            "external_id": draw(st.one_of(st.none(), st.just(f"00{n}"), st.just(f"EXT-{n}"))),
+            "notes": draw(
+                st.one_of(
+                    st.just(""),
+                    st.builds(lambda f, w: f + w + " заметка", FORMULA, NAME),
+                )
+            ),
+            "vip": draw(st.booleans()),
+        },
+        "phones": [f"+7916{n:03d}{k:04d}" for k in range(draw(st.integers(1, 2)))],
+        "emails": [f"c{n}e{k}@example.com" for k in range(draw(st.integers(0, 2)))],
+        "address": draw(
+            st.one_of(
+                st.none(),
+                st.builds(
+                    lambda code, city: AddressInput(
+                        city=city, line="ул. Ленина, д. 1", postal_code=code, region="Область"
+                    ),
+                    st.from_regex(r"[1-6][0-9]{5}", fullmatch=True),
+                    st.sampled_from(["Москва", "Казань", "Тверь"]),
+                ),
+            )
+        ),
+        "tags": draw(st.lists(st.sampled_from(["Опт", "VIP", "Скидки", "=тег"]), unique=True)),
+        "consents": [
+            ConsentInput(channel, state)
+            for channel in ("email", "sms")
+            if (state := draw(st.sampled_from(["", "granted", "withdrawn"])))
+        ],
+    }
+
+
+def _mapping() -> dict[str, Any]:
+    """Header -> import field, as the export wrote them (the engine's round trip, apart from
+    recognition, which the last test checks)."""
+    columns = exports.columns_for("customers")
+    return {"columns": {str(columns[key].label): field for key, field in ROUND_TRIP.items()}}
+
+
+customers_strategy = st.integers(1, 6).flatmap(
+    lambda size: st.tuples(*[customer(n) for n in range(size)])
+)
+
+
+def _make(spec: dict[str, Any]) -> None:
+    customer_create(
+        actor=None,
+        data=CustomerInput(
+            fields=spec["fields"],
+            phones=[PhoneInput(p) for p in spec["phones"]],
+            emails=[EmailInput(e) for e in spec["emails"]],
+            addresses=[spec["address"]] if spec["address"] else None,
+            tags=spec["tags"],
+            consents=spec["consents"],
+        ),
+        confirm_duplicate=True,
+    )
+
+
+def _export(path: Path, file_format: str) -> list[tuple[Any, ...]]:
+    """Export every customer to path; the rows (without the header) as a sorted list."""
+    columns = exports.resolve_columns("customers", list(ROUND_TRIP))
+    exports.export_write(
+        request=exports.ExportRequest(kind="customers", filters={}),
+        columns=columns,
+        file_format=file_format,
+        target=path,
+    )
+    if file_format == "xlsx":
+        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    else:
+        text = path.read_text(encoding="utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0] == [str(c.label) for c in columns]
+    return sorted(tuple(str(cell) for cell in row) for row in rows[1:])
+
+
+@pytest.fixture(autouse=True)
+def _english_and_no_backup(settings: Any) -> Any:
+    settings.IMPORT_BACKUP = False
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the import keeps the apostrophe that neutralises a formula (the cell '=x comes "
+    "back as '=x, not =x); it should drop one apostrophe before = + - @ tab CR in text cells",
+)
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_export_then_import_is_the_identity(file_format: str, tmp_path: Path) -> None:
+    MAPPING = _mapping()
+
+    @settings(
+        max_examples=12,
+        deadline=None,
+        # No shrinking: each example is a database round trip, and a failure prints its
+        # customers anyway.
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(specs=customers_strategy)
+    def check(specs: tuple[dict[str, Any], ...]) -> None:
+        with transaction.atomic():
+            for spec in specs:
+                _make(spec)
+            path = tmp_path / f"customers.{file_format}"
+            before = _export(path, file_format)
+
+            # Into the same base: every row is found and nothing changes.
+            job = import_file(actor=None, kind="customers", path=path, mapping=MAPPING)
+            assert job.status == ImportStatus.DONE, job.failure
+            assert (job.rows_created, job.rows_updated, job.rows_rejected) == (0, 0, 0), repr(
+                job.report
+            )
+            assert job.rows_unchanged == len(specs)
+            assert _export(tmp_path / f"again.{file_format}", file_format) == before
+
+            # Into an emptied base: the same customers come back.
+            Customer.objects.all().delete()
+            job = import_file(actor=None, kind="customers", path=path, mapping=MAPPING)
+            assert job.status == ImportStatus.DONE, job.failure
+            assert (job.rows_created, job.rows_rejected) == (len(specs), 0), repr(job.report)
+            assert _export(tmp_path / f"after.{file_format}", file_format) == before
+            transaction.set_rollback(True)
+
+    check()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="imports.recognize takes “Agrees to e-mails” (consent_email's own label) for e-mail",
+)
+def test_the_exported_headers_are_recognised_as_their_fields(tmp_path: Path) -> None:
+    """Without a mapping, the import maps every exported column back to its field."""
+    _make(
+        {
+            "fields": {"last_name": "Иванов", "first_name": "Иван"},
+            "phones": ["+79160000001"],
+            "emails": ["ivan@example.com"],
+            "address": AddressInput(city="Москва", line="ул. Ленина, 1"),
+            "tags": ["Опт"],
+            "consents": [ConsentInput("email", "granted"), ConsentInput("sms", "withdrawn")],
+        }
+    )
+    path = tmp_path / "customers.csv"
+    _export(path, "csv")
+    job = import_file(actor=None, kind="customers", path=path, dry_run=True)
+    assert [job.mapping.get(str(n)) for n in range(len(ROUND_TRIP))] == list(ROUND_TRIP.values())
