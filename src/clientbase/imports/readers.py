@@ -219,7 +219,13 @@ def open_table(path: Path, *, sheet: str | None = None, limits: ReadLimits | Non
         )
     if head.startswith(_ZIP_MAGICS):
         file_format = _check_archive(path, limits)
-        _probe_spreadsheet(path, sheet, limits)
+        try:
+            _probe_spreadsheet(path, sheet, limits)
+        except ReadError as error:
+            if error.code == "file_corrupt":
+                # Most likely values far apart: say so when the sheets show it.
+                _check_sheet_extents(path, file_format, limits)
+            raise
         return _open_spreadsheet(path, file_format, sheet, limits)
     if head.startswith(_OLE2_MAGIC):
         _probe_spreadsheet(path, sheet, limits)
@@ -605,25 +611,34 @@ def _read_small(archive: zipfile.ZipFile, name: str) -> bytes:
 def _check_member(
     archive: zipfile.ZipFile, member: zipfile.ZipInfo, file_format: str, limits: ReadLimits
 ) -> None:
-    """Unpack for real (declared sizes can lie), refuse DOCTYPE/ENTITY and sparse-sheet bombs."""
+    """Unpack for real (declared sizes can lie) and refuse DOCTYPE/ENTITY declarations."""
     name = member.filename.lower()
-    if name.startswith(_PICTURE_FOLDERS) or name.endswith(_PICTURE_SUFFIXES):
-        # An SVG picture may have a DOCTYPE of its own; calamine never parses pictures.
-        _scan_member(archive, member, None, limits, xml=False)
-        return
-    extent: _SheetExtent | None = None
-    if file_format == "xlsx":
-        extent = _XlsxExtent(precise=False)
-    elif file_format == "ods" and name == "content.xml":
-        extent = _OdsExtent()
-    _scan_member(archive, member, extent, limits)
-    if extent is not None and extent.cells() > limits.max_sheet_cells:
-        if isinstance(extent, _XlsxExtent):
-            # The quick count includes blank styled cells, which calamine skips: look again.
-            extent = _XlsxExtent(precise=True)
+    # An SVG picture may have a DOCTYPE of its own; calamine never parses pictures.
+    is_picture = name.startswith(_PICTURE_FOLDERS) or name.endswith(_PICTURE_SUFFIXES)
+    _scan_member(archive, member, None, limits, xml=not is_picture)
+
+
+def _check_sheet_extents(path: Path, file_format: str, limits: ReadLimits) -> None:
+    """Raise sheet_too_big when a sheet's values span more than max_sheet_cells."""
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            name = member.filename.lower()
+            if name.startswith(_PICTURE_FOLDERS) or name.endswith(_PICTURE_SUFFIXES):
+                continue
+            extent: _SheetExtent
+            if file_format == "xlsx":
+                extent = _XlsxExtent(precise=False)
+            elif name == "content.xml":
+                extent = _OdsExtent()
+            else:
+                continue
             _scan_member(archive, member, extent, limits)
-        if extent.cells() > limits.max_sheet_cells:
-            raise _sheet_too_big(extent.cells())
+            if extent.cells() > limits.max_sheet_cells and isinstance(extent, _XlsxExtent):
+                # The quick count includes blank styled cells, which calamine skips.
+                extent = _XlsxExtent(precise=True)
+                _scan_member(archive, member, extent, limits)
+            if extent.cells() > limits.max_sheet_cells:
+                raise _sheet_too_big(extent.cells())
 
 
 def _sheet_too_big(cells: int) -> ReadError:
@@ -693,7 +708,8 @@ class _SheetExtent:
     """The area calamine will allocate for a sheet: rows times columns up to the last value.
 
     calamine allocates that rectangle at once, so two values in A1 and XFD1048576 of a 5 KB
-    file ask for 500 GB and abort the process; it must be measured from the XML first.
+    file ask for 500 GB and abort the process. The capped probe takes that blow; this
+    measure, from the XML, then tells the user why the file was refused.
     """
 
     def feed(self, data: bytes) -> None:
@@ -827,7 +843,8 @@ class _OdsExtent(_SheetExtent):
 # strings claim four billion entries, asks for hundreds of GB and aborts the whole process (no
 # exception to catch). So a workbook is first opened, with the sheet the import will read, in
 # a child process whose address space is capped; only a file that survives there is opened
-# here. The XML checks above still give the clearer message for the known tricks.
+# here. When it fails, the sheet extents measured from the XML say whether values far apart
+# were the reason (sheet_too_big) rather than damage.
 _SPREADSHEET_PROBE = """
 import json, resource, sys
 limit = int(sys.argv[2])
