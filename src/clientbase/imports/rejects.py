@@ -71,7 +71,7 @@ class RejectWriter:
             return
         width = len(self.info.headers)
         columns = [
-            rows.get_column(f"c{i}").fill_null("").to_list()
+            rows.get_column(f"c{i}").cast(pl.String).fill_null("").to_list()
             if f"c{i}" in rows.columns
             else [""] * rows.height
             for i in range(width)
