@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -104,7 +105,9 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
             out.write(";".join(row) + "\n")
 
 
-def import_once(env: dict[str, str], path: Path) -> tuple[dict[str, object], float, float]:
+def import_once(env: dict[str, str], path: Path) -> tuple[dict[str, object], float, float, float]:
+    """One `clientbase import` process: its JSON, wall seconds, peak MB and CPU seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
         [CLIENTBASE, "import", "customers", str(path), "--json"],
@@ -114,8 +117,10 @@ def import_once(env: dict[str, str], path: Path) -> tuple[dict[str, object], flo
         text=True,
     )
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return json.loads(proc.stdout), seconds, peak_mb
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_mb = after.ru_maxrss / 1024
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return json.loads(proc.stdout), seconds, peak_mb, cpu
 
 
 def main() -> None:
@@ -133,21 +138,23 @@ def main() -> None:
     data_dir = folder / "base"
     shutil.rmtree(data_dir, ignore_errors=True)
     env = {**sqlite_env(data_dir), "IMPORT_BACKUP": "false"}
+    # Migrations run in their own process before, so the peak below is the import's.
     subprocess.run([CLIENTBASE, "migrate", "--no-input", "-v0"], env=env, check=True)
-    result, seconds, peak = import_once(env, path)
+    result, seconds, peak, cpu = import_once(env, path)
     rows = int(result["rows"])  # type: ignore[call-overload]
     print(
         f"import {rows:,} rows ({size_mb:.0f} MB, {result['encoding']}, "
         f"'{result['delimiter']}'): {seconds:.1f} s = {rows / seconds:,.0f} rows/s; "
-        f"peak memory {peak:.0f} MB"
+        f"CPU {cpu:.1f} s; peak memory {peak:.0f} MB; load average {os.getloadavg()[0]:.1f}"
     )
     print(
         "  created {created:,}, updated {updated:,}, unchanged {unchanged:,}, "
         "rejected {rejected:,}".format(**result)
     )
-    again, seconds, peak = import_once(env, path)
+    again, seconds, peak, cpu = import_once(env, path)
     print(
         f"re-import of the same file: {seconds:.1f} s = {rows / seconds:,.0f} rows/s; "
+        f"CPU {cpu:.1f} s; "
         "created {created:,}, updated {updated:,}, unchanged {unchanged:,}, "
         "rejected {rejected:,}".format(**again)
     )

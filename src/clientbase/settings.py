@@ -266,7 +266,7 @@ IMPORT_BATCH_ROWS = int(os.environ.get("IMPORT_BATCH_ROWS", "50000"))
 # Files with up to this many rows are imported while the person waits; bigger ones by the worker.
 IMPORT_INLINE_MAX_ROWS = int(os.environ.get("IMPORT_INLINE_MAX_ROWS", "5000"))
 # SQLite page cache while an import runs (megabytes): index pages stay in memory between batches.
-IMPORT_SQLITE_CACHE_MB = int(os.environ.get("IMPORT_SQLITE_CACHE_MB", "160"))
+IMPORT_SQLITE_CACHE_MB = int(os.environ.get("IMPORT_SQLITE_CACHE_MB", "128"))
 # A backup of the base before every import (turned off only by tests and benchmarks).
 IMPORT_BACKUP = os.environ.get("IMPORT_BACKUP", "true").lower() in ("1", "true", "yes")
 

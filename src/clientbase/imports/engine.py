@@ -225,12 +225,18 @@ def _big_page_cache() -> Iterator[None]:
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         previous = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA mmap_size")
+        previous_mmap = int(cursor.fetchone()[0])
         cursor.execute(f"PRAGMA cache_size = {-settings.IMPORT_SQLITE_CACHE_MB * 1024}")
+        # Memory-mapped reads would map every page the import touches into the process;
+        # the page cache above is the bounded place for them.
+        cursor.execute("PRAGMA mmap_size = 0")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {previous}")
+            cursor.execute(f"PRAGMA mmap_size = {previous_mmap}")
 
 
 def write_error_file(job: ImportJob, rejects: dict[int, str], *, suffix: str) -> str:
