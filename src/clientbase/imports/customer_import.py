@@ -674,7 +674,13 @@ class CustomerImport:
             outcome.updated += 1
             outcome.example(
                 "updated",
-                {"row": record["__row"], "customer": state["id"], "changes": _shown(plan)},
+                {
+                    "row": record["__row"],
+                    "customer": state["id"],
+                    "changes": _shown(plan),
+                    # Old values too: after the run the stored record holds the new ones.
+                    "before": {k: _json(state[k]) for k in plan["fields"]},
+                },
             )
             plans.append((record, state, plan))
         if self.write and plans:

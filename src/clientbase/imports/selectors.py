@@ -73,7 +73,7 @@ class Example:
 
 
 # Keys of a report example that say which row and record it is, not what the row holds.
-_EXAMPLE_KEYS = ("row", "customer", "order", "fields", "changes")
+_EXAMPLE_KEYS = ("row", "customer", "order", "fields", "changes", "before")
 
 
 def _stored_value(record: Any, key: str) -> Any:
@@ -105,8 +105,8 @@ def _orders_by_number(numbers: set[str]) -> dict[str, Order]:
 def examples_for_screen(kind: str, examples: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict:
     """A report's examples by outcome, with labels, links and the values before.
 
-    The importers record only the new values of an updated record; before anything is
-    written (the dry run) the stored record still holds the old ones, so they are read here.
+    The customer importer records the old values with each updated example; where an
+    example has none (orders), the stored record is read, which is right before the run.
     """
     labels = _labels(kind)
     listed = {name: list(items) for name, items in examples.items()}
@@ -137,9 +137,11 @@ def examples_for_screen(kind: str, examples: Mapping[str, Iterable[Mapping[str, 
             for key, value in values.items():
                 example.values.append((labels.get(str(key), str(key)), shown_value(value)))
             stored = order if kind == "orders" else customer
+            recorded = item.get("before") or {}
             for key, value in (item.get("changes") or {}).items():
                 added = key in ("phones", "emails", "tags")
-                before = "" if added else shown_value(_stored_value(stored, key))
+                old = recorded[key] if key in recorded else _stored_value(stored, key)
+                before = "" if added else shown_value(old)
                 example.changes.append(
                     ExampleChange(labels.get(str(key), str(key)), before, shown_value(value), added)
                 )
