@@ -7,6 +7,7 @@ Each file either gives a ReadError with a code that says what is wrong, or a tab
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import random
 import re
 import struct
@@ -187,6 +188,12 @@ def test_transcoded_copy_is_removed_on_close(tmp_path: Path) -> None:
     copy = table._temporary  # type: ignore[attr-defined]
     assert copy is not None and copy.exists()
     table.close()
+    assert not copy.exists()
+
+    forgotten = open_table(path)
+    copy = forgotten._temporary  # type: ignore[attr-defined]
+    del forgotten
+    gc.collect()
     assert not copy.exists()
 
 

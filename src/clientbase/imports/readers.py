@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import weakref
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -275,6 +276,8 @@ class _CsvTable(Table):
         self._utf8_path = utf8_path
         self._raw_width = raw_width
         self._temporary = temporary
+        # The transcoded copy goes with the table even when a caller forgets close().
+        self._remove_copy = weakref.finalize(self, _remove, temporary)
 
     @classmethod
     def open(cls, path: Path, size: int, limits: ReadLimits) -> _CsvTable:
@@ -368,9 +371,13 @@ class _CsvTable(Table):
             ) from exc
 
     def close(self) -> None:
-        if self._temporary is not None:
-            self._temporary.unlink(missing_ok=True)
-            self._temporary = None
+        self._remove_copy()
+        self._temporary = None
+
+
+def _remove(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 def _short(exc: BaseException) -> str:
