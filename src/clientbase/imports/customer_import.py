@@ -698,7 +698,7 @@ class CustomerImport:
         for _record, state, plan in plans:
             cid = state["id"]
             values = dict(plan["fields"])
-            before = {"fields": {k: _json(state[k]) for k in values}}
+            before: dict[str, Any] = {"fields": {k: _json(state[k]) for k in values}}
             for number in plan["phones"]:
                 phones.append(
                     (cid, number, not state["primary_phone"] and number == plan["phones"][0])

@@ -10,7 +10,7 @@ import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -430,9 +430,10 @@ def import_file(
     job = import_job_create(
         actor=actor, kind=kind, source=path, original_name=path.name, sheet=sheet
     )
-    columns = None
+    columns: dict[str | int, str | None] | None = None
     if mapping is not None:
-        columns = _mapping_from_headers(job.headers, mapping.get("columns", {}))
+        found = _mapping_from_headers(job.headers, mapping.get("columns", {}))
+        columns = cast("dict[str | int, str | None]", found)
         mode = mode or mapping.get("mode")
         match_by = match_by or mapping.get("match_by")
     job = import_job_configure(
