@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,7 @@ from django.utils import timezone, translation
 from clientbase.customers.models import Customer
 from clientbase.imports.choices import ImportMode, ImportStatus
 from clientbase.imports.models import ImportBatch, ImportChange, ImportJob
-from clientbase.imports.services import import_file, import_job_undo
+from clientbase.imports.services import import_file, import_job_execute, import_job_undo
 from clientbase.orders.models import (
     CustomerStats,
     Order,
@@ -487,3 +488,38 @@ def test_undo_refuses_to_restore_an_order_edited_since(tmp_path: Path) -> None:
     assert (report["restored"], report["conflicts"]) == (0, 1)
     existing.refresh_from_db()
     assert (existing.status, existing.total) == ("delivered", Decimal("700.00"))
+
+
+def test_an_interrupted_import_resumes_without_splitting_or_repeating_orders(
+    tmp_path: Path, settings: Any
+) -> None:
+    settings.IMPORT_BATCH_ROWS = 3
+    lines = []
+    for number in range(1, 6):
+        # Orders of one, two and three item rows in turn, so batches end inside orders.
+        for item in range(number % 3 + 1):
+            lines.append(f"{number};0{number}.03.2024;c{number}@example.com;Товар {item};10\n")
+    path = write(tmp_path, "Номер заказа;Дата заказа;Email;Товар;Цена\n" + "".join(lines))
+    mapping = {
+        "Номер заказа": "order_id",
+        "Дата заказа": "placed_at",
+        "Email": "customer_email",
+        "Товар": "item_name",
+        "Цена": "item_price",
+    }
+    job = import_file(
+        actor=None, kind="orders", path=path, mapping={"columns": mapping}, dry_run=True
+    )
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+    with pytest.raises(InterruptedError):
+        import_job_execute(job.pk, stop_after_batches=2)
+    assert Order.objects.count() == 2  # whole orders only
+    job = import_job_execute(job.pk, force=True)
+    assert job.status == ImportStatus.DONE
+    assert counts(job) == (5, 0, len(lines) - 5, 0)
+    sizes = {o.external_id: o.items.count() for o in Order.objects.all()}
+    assert sizes == {str(n): n % 3 + 1 for n in range(1, 6)}
+    assert all(o.total == Decimal(10 * (int(o.external_id) % 3 + 1)) for o in Order.objects.all())
+    batches = list(ImportBatch.objects.filter(job=job).order_by("seq"))
+    assert all(a.last_row < b.first_row for a, b in itertools.pairwise(batches))
+    assert Customer.objects.count() == 5

@@ -116,11 +116,13 @@ class OrderImport:
             return norm, norm.clear()
         norm = with_order_keys(norm)
         last = norm[KEY][-1]
-        held = norm.filter(pl.col(KEY) == last)
-        if held.height == norm.height:
+        # Everything from the order's first row on is held, so the rows written now all come
+        # before the held ones and a resumed run (after the last written row) misses none.
+        first = int(norm.select((pl.col(KEY) == last).arg_true().first()).item())
+        if first == 0:
             # One order filling a whole batch: written now rather than held without end.
             return norm, norm.clear()
-        return norm.filter(pl.col(KEY) != last), held
+        return norm.head(first), norm.slice(first)
 
     def process(self, norm: pl.DataFrame) -> Outcome:
         outcome = Outcome()
