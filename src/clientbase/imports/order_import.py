@@ -371,6 +371,9 @@ class OrderImport:
             )
         if not self.write:
             return
+        # In customer order: two of the order indexes lead with the customer, so sorted rows
+        # extend them at fewer places (measured some 10-20 % faster on a million orders).
+        new = new.sort("__customer", maintain_order=True)
         ids = sqlbulk.allocate_ids(Order, new.height)
         outcome.created_ids.extend(ids)
         new = new.with_columns(pl.Series("id", ids, dtype=pl.Int64))
