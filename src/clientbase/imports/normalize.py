@@ -72,7 +72,7 @@ def normalize_batch(
     for column in source_columns:
         by_field.setdefault(mapping[column], []).append(column)
 
-    raw = {c: df[c].cast(_S) for c in source_columns}
+    raw = {c: _unneutralised(df[c].cast(_S)) for c in source_columns}
     values: dict[str, pl.Series] = {}
     errors: dict[str, list[pl.Series]] = {c: [] for c in source_columns}
     split_names: dict[str, pl.Series] = {}
@@ -206,6 +206,15 @@ def _one_value(
 
 
 # --- cells ---------------------------------------------------------------------------------
+
+
+def _unneutralised(column: pl.Series) -> pl.Series:
+    """'=x -> =x: the apostrophe exports (ours among them) put before a cell a spreadsheet
+    would run as a formula is not part of the value, so an exported file imports back
+    unchanged. Only one apostrophe, and only before = + - @."""
+    if not column.str.starts_with("'").any():
+        return column
+    return column.str.replace(r"^'([=+\-@])", "$1")
 
 
 def _collapsed(column: pl.Series) -> pl.Series:

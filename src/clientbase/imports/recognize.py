@@ -8,6 +8,7 @@ also breaks ties and overrules a header that its values clearly contradict.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -219,7 +220,24 @@ _COMPANY_KEEPS = frozenset(
 _KEYWORD_CONFIDENCE = 0.8
 
 
+@functools.cache
+def _label_table(kind: str) -> dict[str, str]:
+    """The catalogue's own field labels, in English and Russian: clientbase's exports use
+    them as headers, so a file exported here is recognised exactly when it comes back."""
+    from django.utils import translation
+
+    table: dict[str, str] = {}
+    for language in ("en", "ru"):
+        with translation.override(language):
+            for target in catalogue.FIELDS[kind]:
+                table.setdefault(_core(str(target.label)), target.key)
+    return table
+
+
 def _lookup(core: str, kind: str) -> str | None:
+    labelled = _label_table(kind).get(core)
+    if labelled is not None:
+        return labelled
     field = _TABLES[kind].get(core, _MISS)
     if field == _MISS:
         field = _COMPACT_TABLES[kind].get(core.replace(" ", ""), _MISS)
