@@ -21,8 +21,10 @@ from clientbase.imports.services import (
     import_file,
     import_job_create,
     import_job_execute,
+    import_job_preview_start,
     import_job_start,
     import_job_undo,
+    preview_pending,
 )
 from clientbase.orders.models import Order
 from tests.factories import make_customer
@@ -322,3 +324,24 @@ def test_import_started_twice_is_refused(tmp_path: Path) -> None:
     job = import_file(actor=None, kind="customers", path=path)
     with pytest.raises(DomainError):
         import_job_start(actor=None, job_id=job.pk)
+
+
+def test_a_big_files_dry_run_runs_in_the_background(
+    tmp_path: Path, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.IMPORT_INLINE_MAX_ROWS = 1
+    path = write(tmp_path, HEADER + "Клиент Один;+79160000001;;;;\nКлиент Два;+79160000002;;;;\n")
+    job = import_job_create(actor=None, kind="customers", source=path, original_name=path.name)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = import_job_preview_start(actor=None, job_id=job.pk)
+    assert preview_pending(job) and job.status == ImportStatus.UPLOADED
+    assert len(callbacks) == 1
+    # While it runs, neither the mapping nor the start may change under it.
+    with pytest.raises(DomainError):
+        import_job_start(actor=None, job_id=job.pk)
+    callbacks[0]()  # the worker's turn (Huey runs tasks at once in tests)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.PREVIEWED and not preview_pending(job)
+    assert (job.preview["created"], job.preview["rejected"]) == (2, 0)
+    assert job.rows_done == 0
+    assert not Customer.objects.exists()

@@ -566,3 +566,28 @@ def test_a_known_system_export_is_named_on_the_mapping_screen(manager: Client, d
     assert "known export format" in html
     assert page.context["form"]["col_0"].value() == "external_id"
     assert "comma" in html
+
+
+def test_a_big_files_dry_run_runs_in_the_background_with_a_progress_page(
+    manager: Client, base: dict, settings: Any, django_capture_on_commit_callbacks: Any
+):
+    settings.IMPORT_INLINE_MAX_ROWS = 2
+    _upload(manager, RUSSIAN_CSV.encode("utf-8"))
+    job = ImportJob.objects.get()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = manager.post(
+            f"/imports/{job.pk}/mapping/", {**_mapping_post(job), "action": "preview"}
+        )
+    assert response["Location"] == f"/imports/{job.pk}/"
+    page = manager.get(response["Location"]).content.decode()
+    assert "every 2s" in page
+    # While the worker checks the file, its mapping cannot change under it.
+    assert manager.get(f"/imports/{job.pk}/mapping/")["Location"] == f"/imports/{job.pk}/"
+    callbacks[0]()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.PREVIEWED
+    partial = manager.get(f"/imports/{job.pk}/status/", HTTP_HX_REQUEST="true")
+    assert partial["HX-Refresh"] == "true"
+    preview = manager.get(f"/imports/{job.pk}/preview/")
+    assert preview.status_code == 200
+    assert not Customer.objects.filter(last_name="Иванов").exists()

@@ -134,9 +134,13 @@ def dry_run(job: ImportJob) -> dict[str, Any]:
     """Everything the import would do, with nothing written; the error file is written."""
     totals = Totals()
     importer = importer_for(job, write=False)
+    checked = 0
     with open_job_table(job) as table:
         for norm in _batches(job, table, 2, importer):
             totals.add(importer.process(norm))
+            checked += norm.height
+            # Progress for the page of a dry run in the background; reset when it ends.
+            ImportJob.objects.filter(pk=job.pk).update(rows_done=checked)
     report = totals.report()
     report["error_file"] = write_error_file(job, totals.rejects, suffix="dry-run")
     return report

@@ -179,6 +179,11 @@ def import_job_configure(
     job = ImportJob.objects.get(pk=job_id)
     if job.status not in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED):
         raise DomainError(_("This import has already run."), code="import_started")
+    if preview_pending(job):
+        raise DomainError(
+            _("The dry run of this file is still running; change the mapping after it."),
+            code="preview_running",
+        )
     if sheet is not None and sheet != job.sheet:
         _read_layout(job, sheet)
     if mapping is not None:
@@ -285,21 +290,55 @@ def import_job_preview(*, actor: Any, job_id: int) -> ImportJob:
     """Dry run: counts of new, updated, unchanged and rejected rows, with examples."""
     job = ImportJob.objects.get(pk=job_id)
     validate_mapping(job.kind, job.mapping, len(job.headers))
-    report = engine.dry_run(job)
+    try:
+        report = engine.dry_run(job)
+    finally:
+        # rows_done counted the checked rows for the progress bar; the import counts anew.
+        ImportJob.objects.filter(pk=job.pk).update(rows_done=0)
     keep = {k: v for k, v in job.preview.items() if k in ("system", "saved_mapping")}
     job.preview = {**keep, **report}
     job.status = ImportStatus.PREVIEWED
-    job.save(update_fields=["preview", "status", "updated_at"])
+    job.rows_done = 0
+    job.save(update_fields=["preview", "status", "rows_done", "updated_at"])
     return job
+
+
+def import_job_preview_start(
+    *, actor: Any, job_id: int, background: bool | None = None
+) -> ImportJob:
+    """The dry run now for a small file; for a big one, by the worker (the page polls)."""
+    job = ImportJob.objects.get(pk=job_id)
+    if preview_pending(job):
+        raise DomainError(_("The dry run of this file is already running."), code="preview_running")
+    validate_mapping(job.kind, job.mapping, len(job.headers))
+    if background is None:
+        background = job.rows_total > settings.IMPORT_INLINE_MAX_ROWS
+    if not background:
+        return import_job_preview(actor=actor, job_id=job.pk)
+    job.preview = {**job.preview, "pending": True}
+    job.save(update_fields=["preview", "updated_at"])
+    from clientbase.imports.tasks import import_preview_run
+
+    transaction.on_commit(lambda: import_preview_run(job.pk))
+    return job
+
+
+def preview_pending(job: ImportJob) -> bool:
+    return bool(job.preview.get("pending")) and job.status == ImportStatus.UPLOADED
 
 
 def import_job_start(*, actor: Any, job_id: int, background: bool | None = None) -> ImportJob:
     """Queue the import (or run it now, for a small file)."""
     job = ImportJob.objects.get(pk=job_id)
     validate_mapping(job.kind, job.mapping, len(job.headers))
+    if preview_pending(job):
+        raise DomainError(
+            _("The dry run of this file is still running; start the import after it."),
+            code="preview_running",
+        )
     updated = ImportJob.objects.filter(
         pk=job.pk, status__in=(ImportStatus.UPLOADED, ImportStatus.PREVIEWED)
-    ).update(status=ImportStatus.QUEUED, updated_at=timezone.now())
+    ).update(status=ImportStatus.QUEUED, rows_done=0, updated_at=timezone.now())
     if not updated:
         raise DomainError(_("This import has already been started."), code="import_started")
     if background is None:

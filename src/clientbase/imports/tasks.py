@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.utils.translation import gettext as _
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
@@ -48,6 +49,31 @@ def import_run(job_id: int) -> str:
 
     job = import_job_execute(job_id)
     return job.status
+
+
+@db_task(retries=0)
+def import_preview_run(job_id: int) -> str:
+    """The dry run of a big file; the job's page polls until it is done."""
+    from clientbase.core.errors import DomainError
+    from clientbase.imports.services import import_job_preview
+
+    try:
+        return import_job_preview(actor=None, job_id=job_id).status
+    except DomainError as exc:
+        # A file that became unreadable, a mapping refused: the page shows why.
+        _preview_failed(job_id, exc.message)
+        return "failed"
+    except Exception:
+        _preview_failed(job_id, _("The dry run stopped with an internal error."))
+        raise
+
+
+def _preview_failed(job_id: int, message: str) -> None:
+    from clientbase.imports.models import ImportJob
+
+    job = ImportJob.objects.get(pk=job_id)
+    job.preview = {**job.preview, "pending": False, "failure": message}
+    job.save(update_fields=["preview", "updated_at"])
 
 
 @db_periodic_task(crontab(minute="*/2"))

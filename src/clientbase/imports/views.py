@@ -143,7 +143,7 @@ def _mapping_context(job: ImportJob, form: ImportMappingForm) -> dict[str, Any]:
 def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
     """Columns with what they were matched to; "Check" runs a dry run, "Import now" the import."""
     job = _job(job_id)
-    if job.status not in CONFIGURABLE:
+    if job.status not in CONFIGURABLE or services.preview_pending(job):
         return redirect("imports:import_detail", job_id=job.pk)
     if request.method == "POST" and request.POST.get("action") == "sheet":
         sheet_form = SheetForm(job, request.POST)
@@ -172,7 +172,9 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
             if action == "start":
                 job = services.import_job_start(actor=request.user, job_id=job.pk)
                 return redirect("imports:import_detail", job_id=job.pk)
-            services.import_job_preview(actor=request.user, job_id=job.pk)
+            job = services.import_job_preview_start(actor=request.user, job_id=job.pk)
+            if services.preview_pending(job):
+                return redirect("imports:import_detail", job_id=job.pk)
             return redirect("imports:import_preview", job_id=job.pk)
         except DomainError as exc:
             form.add_error(None, exc.message)
@@ -222,7 +224,8 @@ def _status_context(job: ImportJob) -> dict[str, Any]:
         percent = min(100, round(100 * job.rows_done / job.rows_total))
     return {
         "job": job,
-        "running": job.status in RUNNING,
+        "running": job.status in RUNNING or services.preview_pending(job),
+        "checking": services.preview_pending(job),
         "percent": percent,
         "counts": {
             "created": job.rows_created,
@@ -254,7 +257,11 @@ def import_status(request: HttpRequest, job_id: int) -> HttpResponse:
     """The job's status block alone, polled by its page while the import runs."""
     job = _job(job_id)
     response = render(request, "imports/_import_status.html", _status_context(job))
-    if request.headers.get("HX-Request") and job.status not in RUNNING:
+    if (
+        request.headers.get("HX-Request")
+        and job.status not in RUNNING
+        and not services.preview_pending(job)
+    ):
         # The run ended: reload the whole page, whose badge and details changed as well.
         response["HX-Refresh"] = "true"
     patch_vary_headers(response, ["HX-Request"])
