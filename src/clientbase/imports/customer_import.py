@@ -970,7 +970,11 @@ def _consent_state(value: bool) -> str:
 
 
 def _current(ids: Sequence[int], *, lock: bool) -> dict[int, dict[str, Any]]:
-    """Stored values of the matched customers with their contacts, tags and consents."""
+    """Stored values of the matched customers with their contacts, tags and consents.
+
+    One query per table for the whole batch (raw rows: dates and booleans are converted
+    here as the ORM would).
+    """
     result: dict[int, dict[str, Any]] = {}
     fields = [
         "id",
@@ -981,35 +985,39 @@ def _current(ids: Sequence[int], *, lock: bool) -> dict[int, dict[str, Any]]:
         "primary_email",
         "search_name",
     ]
-    for chunk in sqlbulk.chunks(sorted(set(ids))):
-        query = Customer.objects.filter(id__in=chunk)
-        if lock and connection.vendor == "postgresql":
-            query = query.select_for_update()
-        for row in query.values(*fields):
-            row.update(phones=set(), emails=set(), tags=set(), addresses=set(), consents={})
-            row["has_default_address"] = False
-            result[row["id"]] = row
-        for cid, number in CustomerPhone.objects.filter(customer_id__in=chunk).values_list(
-            "customer_id", "number"
-        ):
-            result[cid]["phones"].add(number)
-        for cid, address in CustomerEmail.objects.filter(customer_id__in=chunk).values_list(
-            "customer_id", "address"
-        ):
-            result[cid]["emails"].add(address)
-        for cid, name in Customer.tags.through.objects.filter(customer_id__in=chunk).values_list(
-            "customer_id", "tag__name"
-        ):
-            result[cid]["tags"].add(name)
-        for cid, city, line, default in Address.objects.filter(customer_id__in=chunk).values_list(
-            "customer_id", "city", "line", "is_default"
-        ):
-            result[cid]["addresses"].add((city.casefold(), line.casefold()))
-            result[cid]["has_default_address"] |= default
-        for cid, channel, state in Consent.objects.filter(customer_id__in=chunk).values_list(
-            "customer_id", "channel", "state"
-        ):
-            result[cid]["consents"][channel] = state
+    wanted = sorted(set(ids))
+    for values in sqlbulk.select_in(Customer, fields, "id", wanted, lock=lock):
+        row = dict(zip(fields, values, strict=True))
+        if isinstance(row["birthday"], str):
+            row["birthday"] = dt.date.fromisoformat(row["birthday"])
+        row["vip"] = bool(row["vip"])
+        row.update(phones=set(), emails=set(), tags=set(), addresses=set(), consents={})
+        row["has_default_address"] = False
+        result[row["id"]] = row
+    for cid, number in sqlbulk.select_in(
+        CustomerPhone, ["customer_id", "number"], "customer_id", wanted
+    ):
+        result[cid]["phones"].add(number)
+    for cid, address in sqlbulk.select_in(
+        CustomerEmail, ["customer_id", "address"], "customer_id", wanted
+    ):
+        result[cid]["emails"].add(address)
+    links = list(
+        sqlbulk.select_in(Customer.tags.through, ["customer_id", "tag_id"], "customer_id", wanted)
+    )
+    if links:
+        names = dict(Tag.objects.filter(id__in={t for _c, t in links}).values_list("id", "name"))
+        for cid, tag_id in links:
+            result[cid]["tags"].add(names[tag_id])
+    for cid, city, line, default in sqlbulk.select_in(
+        Address, ["customer_id", "city", "line", "is_default"], "customer_id", wanted
+    ):
+        result[cid]["addresses"].add((city.casefold(), line.casefold()))
+        result[cid]["has_default_address"] |= bool(default)
+    for cid, channel, state in sqlbulk.select_in(
+        Consent, ["customer_id", "channel", "state"], "customer_id", wanted
+    ):
+        result[cid]["consents"][channel] = state
     return result
 
 

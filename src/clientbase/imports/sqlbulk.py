@@ -25,12 +25,18 @@ def chunks(values: Sequence[Any], size: int = LOOKUP_CHUNK) -> Iterator[Sequence
 
 
 def select_in(
-    model: type[Model], columns: Sequence[str], key: str, values: Sequence[Any]
+    model: type[Model],
+    columns: Sequence[str],
+    key: str,
+    values: Sequence[Any],
+    *,
+    lock: bool = False,
 ) -> Iterator[tuple[Any, ...]]:
     """Rows of `columns` whose `key` is one of `values`: one query per 50,000 values.
 
     The values travel as one parameter (a JSON array for SQLite's json_each, an array on
-    PostgreSQL), so neither the ORM nor the parameter limit costs anything per value.
+    PostgreSQL), so neither the ORM nor the parameter limit costs anything per value. The
+    rows are raw: no field conversions (a date is text on SQLite).
     """
     if not values:
         return
@@ -41,6 +47,9 @@ def select_in(
     else:
         condition = f'"{key}" = ANY(%s)'
     sql = f'SELECT {selected} FROM "{table}" WHERE {condition}'  # noqa: S608
+    if lock and connection.vendor == "postgresql":
+        # SQLite's IMMEDIATE transaction already holds the only write lock.
+        sql += " FOR UPDATE"
     with connection.cursor() as cursor:
         for chunk in chunks(values, 50_000):
             param = json.dumps(list(chunk)) if connection.vendor == "sqlite" else list(chunk)
