@@ -125,6 +125,7 @@ class OrderImport:
         return norm.head(first), norm.slice(first)
 
     def process(self, norm: pl.DataFrame) -> Outcome:
+        """Reject, group, match and write one batch (or, in a dry run, count what it would do)."""
         outcome = Outcome()
         if norm.is_empty():
             return outcome
@@ -140,14 +141,6 @@ class OrderImport:
             )
         )
         new_rows = pl.col("__existing").is_null()
-        # An existing order keeps its customer when the file does not name one.
-        orders = self._reject_orders(
-            orders,
-            new_rows
-            & ~pl.any_horizontal([pl.col(c).is_not_null() for c in self._key_columns(orders)]),
-            _("The order names no customer: give its customer id, e-mail or phone."),
-            outcome,
-        )
         if self.job.mode == ImportMode.UPDATE:
             orders = self._reject_orders(
                 orders,
@@ -155,6 +148,13 @@ class OrderImport:
                 _("No order with this number in the base (the import only updates)."),
                 outcome,
             )
+        # An existing order keeps its customer when the file does not name one.
+        orders = self._reject_orders(
+            orders,
+            new_rows & ~pl.any_horizontal([pl.col(c).is_not_null() for c in self.key_columns]),
+            _("The order names no customer: give its customer id, e-mail or phone."),
+            outcome,
+        )
         orders = self._reject_orders(
             orders,
             new_rows & pl.col("placed_at").is_null(),
@@ -243,7 +243,9 @@ class OrderImport:
                 outcome.rejects.append((row, "", "", reason))
         return orders.filter(~condition)
 
-    def _key_columns(self, orders: pl.DataFrame) -> list[str]:
+    @property
+    def key_columns(self) -> list[str]:
+        """The file's customer key columns that take part in matching, in match order."""
         return [CUSTOMER_KEYS[k] for k in self.match_by]
 
     # -- customers
@@ -258,7 +260,7 @@ class OrderImport:
         matched order with that key has; two existing customers are never merged.
         """
         matched = self._matched(orders)
-        columns = self._key_columns(orders)
+        columns = self.key_columns
         labels = orders.select(columns).with_columns(
             matched.alias("__matched"),
             pl.when(matched.is_not_null())
@@ -303,7 +305,7 @@ class OrderImport:
     def _matched(self, orders: pl.DataFrame) -> pl.Series:
         """Each order's existing customer by its keys, in match order (or null)."""
         found: list[pl.Expr] = []
-        frame = orders.select(self._key_columns(orders))
+        frame = orders.select(self.key_columns)
         for kind in self.match_by:
             column = CUSTOMER_KEYS[kind]
             values = frame[column].drop_nulls().unique().sort().to_list()
