@@ -523,3 +523,38 @@ def test_an_interrupted_import_resumes_without_splitting_or_repeating_orders(
     batches = list(ImportBatch.objects.filter(job=job).order_by("seq"))
     assert all(a.last_row < b.first_row for a, b in itertools.pairwise(batches))
     assert Customer.objects.count() == 5
+
+
+def test_customers_are_matched_in_key_order_and_created_once(tmp_path: Path, settings: Any) -> None:
+    settings.IMPORT_BATCH_ROWS = 2
+    known = make_customer(phones=["+79031112233"], emails=["known@example.com"])
+    other = make_customer(phones=["+79035556677"], emails=["other@example.com"])
+    path = write(
+        tmp_path,
+        "Номер заказа;Дата заказа;Телефон;Email\n"
+        "1;01.03.2024;+7 903 111-22-33;new-address@example.com\n"  # known, by phone
+        "2;02.03.2024;+7 916 000-00-01;anna@example.com\n"  # a new customer ...
+        "3;03.03.2024;+7 916 000-00-01;anna.work@example.com\n"  # ... the same (phone)
+        "4;04.03.2024;;anna.work@example.com\n"  # ... the same (e-mail), in a later batch
+        "5;05.03.2024;+7 903 111-22-33;other@example.com\n",  # e-mail goes before phone
+    )
+    mapping = {
+        "Номер заказа": "order_id",
+        "Дата заказа": "placed_at",
+        "Телефон": "customer_phone",
+        "Email": "customer_email",
+    }
+    job = run(path, mapping)
+    assert counts(job) == (5, 0, 0, 0)
+    owners = dict(Order.objects.values_list("external_id", "customer_id"))
+    anna = Customer.objects.get(primary_phone="+79160000001")
+    assert owners == {"1": known.pk, "2": anna.pk, "3": anna.pk, "4": anna.pk, "5": other.pk}
+    assert Customer.objects.count() == 3
+    assert sorted(anna.emails.values_list("address", flat=True)) == [
+        "anna.work@example.com",
+        "anna@example.com",
+    ]
+    # An order file does not add contacts to customers already in the base.
+    assert list(known.emails.values_list("address", flat=True)) == ["known@example.com"]
+    assert created(job, "created_customer_ranges") == [anna.pk]
+    assert stats_of(anna.pk)[:2] == (3, 3)
