@@ -78,132 +78,6 @@ class Outcome:
 # ---------------------------------------------------------------- matching
 
 
-@dataclass
-class Keys:
-    """Match keys of one row: external id, e-mails, phones (normalised) and, for a row with
-    none of those, its name (search form) with the birthday."""
-
-    external_id: str | None
-    emails: list[str]
-    phones: list[str]
-    name: str | None = None
-
-    def of(self, kind: str) -> list[str]:
-        if kind == "external_id":
-            return [self.external_id] if self.external_id else []
-        if kind == "name":
-            return [self.name] if self.name else []
-        return self.emails if kind == "email" else self.phones
-
-
-def lookup_customers(keys: Sequence[Keys], match_by: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Existing customer ids by external id, e-mail, phone and (keyless rows) name.
-
-    One query per key kind and 50,000 values, through indexes. Where two customers share a
-    key, the oldest (lowest id) is the match.
-    """
-    found: dict[str, dict[str, int]] = {"external_id": {}, "email": {}, "phone": {}, "name": {}}
-    sources = {
-        "external_id": (Customer, "external_id", "id"),
-        "email": (CustomerEmail, "address", "customer_id"),
-        "phone": (CustomerPhone, "number", "customer_id"),
-    }
-    for kind in match_by:
-        values = sorted({v for k in keys for v in k.of(kind)})
-        model, column, owner = sources[kind]
-        for value, cid in sqlbulk.select_in(model, [column, owner], column, values):
-            if cid < found[kind].get(value, cid + 1):
-                found[kind][value] = cid
-    names = sorted({k.name.split("|", 1)[0] for k in keys if k.name})
-    for search_name, birthday, cid in sqlbulk.select_in(
-        Customer, ["search_name", "birthday", "id"], "search_name", names
-    ):
-        day = birthday.isoformat() if isinstance(birthday, dt.date) else (birthday or "")
-        for token in (f"{search_name}|{day}", f"{search_name}|"):
-            if cid < found["name"].get(token, cid + 1):
-                found["name"][token] = cid
-    return found
-
-
-def resolve(
-    keys: Sequence[Keys],
-    match_by: Sequence[str],
-    pending: dict[str, int] | None = None,
-) -> tuple[list[int | None], list[int]]:
-    """Each row's existing customer (or None) and its group: rows of one customer share one.
-
-    A row matches by the first key kind in `match_by` that finds a customer; a row with no
-    key at all, by its name and birthday. Rows that match nothing are grouped when they
-    share a key (duplicates inside the file become one new customer); a row sharing a key
-    with a matched row joins that row's customer. `pending` holds keys of customers a dry
-    run has "created" in earlier batches (negative ids), so it counts them as a real run
-    would.
-    """
-    found = lookup_customers(keys, match_by)
-    kinds = [*match_by, "name"]
-    matched: list[int | None] = []
-    for row_keys in keys:
-        hit = None
-        for kind in kinds:
-            hit = next((found[kind][v] for v in row_keys.of(kind) if v in found[kind]), None)
-            if hit is None and pending:
-                hit = next(
-                    (pending[f"{kind}:{v}"] for v in row_keys.of(kind) if f"{kind}:{v}" in pending),
-                    None,
-                )
-            if hit is not None:
-                break
-        matched.append(hit)
-
-    parent = list(range(len(keys)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    owner: dict[str, int] = {}
-    # Matched rows first, so a key they bring claims the group for their customer.
-    order = sorted(range(len(keys)), key=lambda i: matched[i] is None)
-    for i in order:
-        tokens = [f"c:{matched[i]}"] if matched[i] is not None else []
-        tokens += [f"{kind}:{v}" for kind in kinds for v in keys[i].of(kind)]
-        for token in tokens:
-            j = owner.setdefault(token, i)
-            a, b = root(i), root(j)
-            if a == b:
-                continue
-            if matched[a] is not None and matched[b] is not None and matched[a] != matched[b]:
-                continue  # two different existing customers are never merged by an import
-            if matched[a] is None:
-                a, b = b, a
-            parent[b] = a
-    groups = [root(i) for i in range(len(keys))]
-    for i, g in enumerate(groups):
-        if matched[i] is None and matched[g] is not None:
-            matched[i] = matched[g]
-    return matched, groups
-
-
-def row_keys(norm: pl.DataFrame, match_by: Sequence[str]) -> list[Keys]:
-    """Keys of every row; the name key only for rows without any key of `match_by`."""
-    result = []
-    names = _name_keys(norm)
-    for ext, emails, phones, name in zip(
-        _column(norm, "external_id"),
-        _column(norm, "emails"),
-        _column(norm, "phones"),
-        names,
-        strict=True,
-    ):
-        keys = Keys(ext, list(emails or []), list(phones or []))
-        if not any(keys.of(kind) for kind in match_by):
-            keys.name = name
-        result.append(keys)
-    return result
-
-
 def _name_keys(norm: pl.DataFrame) -> list[str | None]:
     parts = [
         c for c in ("company_name", "last_name", "first_name", "middle_name") if c in norm.columns
@@ -228,12 +102,19 @@ def resolve_frame(
     match_by: Sequence[str],
     pending: dict[str, int] | None = None,
 ) -> tuple[list[int | None], list[int]]:
-    """`resolve` for a whole batch at once, with polars joins instead of per-row Python.
+    """Each row's existing customer (or None) and its group, for a whole batch at once.
+
+    A row matches by the first key kind in `match_by` that finds a customer (the oldest
+    customer when several share the key); a row with no key at all, by its name and
+    birthday. Rows that match nothing are grouped when they share a key (duplicates inside
+    the file become one new customer); a row sharing a key with a matched row joins that
+    row's customer. `pending` holds keys of customers a dry run has "created" in earlier
+    batches (negative ids), so it counts them as a real run would.
 
     `keys` has one row per file row and the columns external_id (String), emails and phones
     (List[String]) and name (String: "search name|birthday", only for rows without any
     other key). Only rows that share a key with another row, or match the same customer,
-    go through the union-find of `resolve`; every other row is its own group.
+    go through the union-find (`_union`); every other row is its own group.
     """
     n = keys.height
     kinds = [k for k in match_by if k in MATCH_COLUMNS]
