@@ -591,3 +591,18 @@ def test_a_big_files_dry_run_runs_in_the_background_with_a_progress_page(
     preview = manager.get(f"/imports/{job.pk}/preview/")
     assert preview.status_code == 200
     assert not Customer.objects.filter(last_name="Иванов").exists()
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(
+    manager: Client, base: dict, settings: Any
+):
+    settings.IMPORT_MAX_FILE_MB = 1
+    body = b"x" * (2 * 1024 * 1024)
+    response = manager.post(
+        "/imports/new/",
+        data=body,
+        content_type="multipart/form-data; boundary=nothing",
+    )
+    assert response.status_code == 413
+    assert "1 MB" in response.content.decode()
+    assert not ImportJob.objects.exists()

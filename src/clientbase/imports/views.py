@@ -80,11 +80,30 @@ def import_list(request: HttpRequest) -> HttpResponse:
     return render(request, "imports/import_list.html", {"jobs": selectors.import_job_list()})
 
 
+def _too_big(request: HttpRequest) -> bool:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    # Room for the form's other fields and the multipart boundaries.
+    return length > settings.IMPORT_MAX_FILE_MB * 1024 * 1024 + 64 * 1024
+
+
 @requires(Perm.IMPORT_RUN)
 @require_http_methods(["GET", "POST"])
 def import_upload(request: HttpRequest) -> HttpResponse:
     """Store the file and recognise its columns; a file that cannot be read creates no job."""
     posted = request.method == "POST"
+    if posted and _too_big(request):
+        # Refused before Django reads the body: a huge upload never reaches the disk.
+        messages.error(
+            request,
+            _("The file is bigger than %(mb)d MB, the largest an import accepts.")
+            % {"mb": settings.IMPORT_MAX_FILE_MB},
+        )
+        return render(
+            request, "imports/import_upload.html", {"form": ImportUploadForm()}, status=413
+        )
     form = ImportUploadForm(request.POST if posted else None, request.FILES if posted else None)
     if posted and form.is_valid():
         upload = form.cleaned_data["file"]
