@@ -51,6 +51,7 @@ ADDRESS_FIELDS = ("postal_code", "region", "city", "address")
 CONSENT_FIELDS = {"consent_email": "email", "consent_sms": "sms"}
 IDENTITY_FIELDS = ("external_id", "last_name", "first_name", "company_name", "phones", "emails")
 EXAMPLES = 5
+UPDATE_SLICE = 10_000
 # Cyrillic and ASCII names lower-case the same in polars as with str.casefold(); other
 # scripts go through search_key itself so search finds them exactly as typed.
 _SIMPLE_TEXT = r"^[\x00-\x7FА-яЁё]*$"
@@ -528,6 +529,12 @@ class CustomerImport:
     # -- existing customers: compare, then change only what differs
 
     def _update(self, old: pl.DataFrame, outcome: Outcome) -> None:
+        # In slices: the stored state of each customer is a dict of sets, and a whole batch
+        # of them at once would double the import's memory when a file is mostly updates.
+        for part in old.iter_slices(UPDATE_SLICE):
+            self._update_part(part, outcome)
+
+    def _update_part(self, old: pl.DataFrame, outcome: Outcome) -> None:
         records = old.to_dicts()
         ids = [int(r["__customer"]) for r in records]
         current = _current(ids, lock=self.write)
