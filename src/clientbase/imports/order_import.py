@@ -48,10 +48,7 @@ from django.utils.translation import gettext as _
 from clientbase.customers.models import Customer, CustomerEmail, CustomerPhone
 from clientbase.imports import sqlbulk
 from clientbase.imports.choices import ChangeAction, ImportMode
-from clientbase.imports.customer_import import (
-    CustomerImport,
-    Outcome,
-)
+from clientbase.imports.customer_import import CustomerImport, Outcome
 from clientbase.imports.customer_undo import LISTED_CONFLICTS, remove_created_customers
 from clientbase.imports.models import ImportChange, ImportJob
 from clientbase.orders.choices import OrderSource, OrderStatus, PaymentMethod
@@ -253,10 +250,10 @@ class OrderImport:
     def _with_customers(self, orders: pl.DataFrame, outcome: Outcome) -> pl.DataFrame:
         """Each order's customer: matched, created for a new order, or its current one (None).
 
-        The same rules as customer_import.resolve, in columns rather than a loop over rows
-        (an order file names a customer on every one of its million rows): the first key
-        kind in match order that finds a customer wins, the oldest when a contact is shared;
-        unmatched orders sharing a key form one new customer, or join the customer a
+        The same rules as customer_import.resolve_frame, on one key of each kind per order
+        and without its matching by name (an order without a key was rejected): the first
+        key kind in match order that finds a customer wins, the oldest when a contact is
+        shared; unmatched orders sharing a key form one new customer, or join the customer a
         matched order with that key has; two existing customers are never merged.
         """
         matched = self._matched(orders)
