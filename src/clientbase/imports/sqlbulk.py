@@ -8,6 +8,7 @@ transaction as the ORM, on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from django.db.models import Model
 
 # Below SQLite's and PostgreSQL's parameter limits with room to spare.
 LOOKUP_CHUNK = 2000
+INSERT_CHUNK = 5000
 
 
 def chunks(values: Sequence[Any], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[Any]]:
@@ -98,17 +100,18 @@ def insert_rows(
     input): the same value for every row costs nothing to bind, and '[]' reaches a JSON
     column as JSON on both databases.
     """
-    rows = list(rows)
-    if not rows:
-        return
     table = model._meta.db_table
     constants = constants or {}
     quoted = ", ".join(f'"{c}"' for c in (*columns, *constants))
     marks = ", ".join(["%s"] * len(columns) + list(constants.values()))
     conflict = " ON CONFLICT DO NOTHING" if ignore else ""
     sql = f'INSERT INTO "{table}" ({quoted}) VALUES ({marks}){conflict}'  # noqa: S608
+    source = iter(rows)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        # A few thousand rows at a time: the tuples of a whole batch at once would hold
+        # every value of it as a Python object, doubling an import's memory.
+        while chunk := list(itertools.islice(source, INSERT_CHUNK)):
+            cursor.executemany(sql, chunk)
 
 
 def update_rows(
