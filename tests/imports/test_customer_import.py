@@ -345,3 +345,32 @@ def test_a_big_files_dry_run_runs_in_the_background(
     assert (job.preview["created"], job.preview["rejected"]) == (2, 0)
     assert job.rows_done == 0
     assert not Customer.objects.exists()
+
+
+def test_a_resumed_run_keeps_the_first_occurrence_across_the_interruption(
+    tmp_path: Path, settings: Any
+) -> None:
+    settings.IMPORT_BATCH_ROWS = 2
+    path = write(
+        tmp_path,
+        HEADER
+        + "Иванов Иван;+79160000001;;;Москва;\n"
+        + "Петров Пётр;+79160000002;;;;\n"
+        + "Иванов Николай;+79160000001;ivan@mail.ru;;Тверь;\n",  # the first row's customer
+    )
+    job = import_job_create(actor=None, kind="customers", source=path, original_name=path.name)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+    with pytest.raises(InterruptedError):
+        import_job_execute(job.pk, stop_after_batches=1)
+    job = import_job_execute(job.pk, force=True)
+    assert counts(job) == (2, 0, 1, 0)
+    ivanov = Customer.objects.get(primary_phone="+79160000001")
+    # As in an uninterrupted run: the later row fills the e-mail, the first row's name and
+    # city stay.
+    assert (ivanov.first_name, ivanov.city, ivanov.primary_email) == (
+        "Иван",
+        "Москва",
+        "ivan@mail.ru",
+    )
+    again = import_file(actor=None, kind="customers", path=path)
+    assert counts(again) == (0, 0, 3, 0)

@@ -24,7 +24,7 @@ from clientbase.customers.models import (
 )
 from clientbase.customers.normalize import search_key
 from clientbase.imports import sqlbulk
-from clientbase.imports.choices import ChangeAction, ImportMode
+from clientbase.imports.choices import ChangeAction, ImportKind, ImportMode
 from clientbase.imports.models import ImportChange, ImportJob
 
 # Card fields a file may set directly, compared with the stored value to find changes.
@@ -315,6 +315,18 @@ class CustomerImport:
         # Dry run only: keys of customers the run would have created, with made-up ids.
         self.pending: dict[str, int] = {}
         self.next_pseudo = -1
+        if write and job.pk and job.kind == ImportKind.CUSTOMERS:
+            self._touch_committed()
+
+    def _touch_committed(self) -> None:
+        """A resumed run: customers the committed batches created or changed count as taken.
+
+        (Customers those batches only matched are not recorded; a later row for one of them
+        is compared as for any existing customer.)
+        """
+        for id_ranges in self.job.batches.values_list("created_ranges", flat=True):
+            self._touch(sqlbulk.expand(id_ranges))
+        self._touch(ImportChange.objects.filter(job=self.job).values_list("object_id", flat=True))
 
     # -- entry point
 
