@@ -14,7 +14,9 @@ from clientbase.core.errors import DomainError
 from clientbase.core.models import AuditEvent
 from clientbase.customers.models import Customer, CustomerEmail, CustomerPhone
 from clientbase.customers.normalize import search_key
+from clientbase.imports import engine
 from clientbase.imports.choices import ImportStatus
+from clientbase.imports.engine import LeaseLostError
 from clientbase.imports.models import ImportBatch, ImportChange, ImportJob
 from clientbase.imports.readers import ReadError
 from clientbase.imports.services import (
@@ -374,3 +376,16 @@ def test_a_resumed_run_keeps_the_first_occurrence_across_the_interruption(
     )
     again = import_file(actor=None, kind="customers", path=path)
     assert counts(again) == (0, 0, 3, 0)
+
+
+def test_a_run_whose_job_another_worker_took_over_writes_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "Клиент Один;+79160000001;;;;\n")
+    job = import_job_create(actor=None, kind="customers", source=path, original_name=path.name)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING)
+    job.refresh_from_db()
+    # Another worker found the job stale and claimed it: its lease is newer than ours.
+    ImportJob.objects.filter(pk=job.pk).update(updated_at=job.updated_at + dt.timedelta(seconds=1))
+    with pytest.raises(LeaseLostError):
+        engine.run(job)
+    assert not Customer.objects.exists()
+    assert not ImportBatch.objects.filter(job=job).exists()

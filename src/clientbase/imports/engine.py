@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 REPORT_REJECTS = 50
 
 
+class LeaseLostError(Exception):
+    """Another worker took the job over; this run stops without writing its batch."""
+
+
 class Importer(Protocol):
     def process(self, norm: pl.DataFrame) -> Outcome: ...
 
@@ -153,6 +157,7 @@ def run(job: ImportJob, *, stop_after_batches: int | None = None) -> ImportJob:
     seq = last.seq + 1 if last else 0
     start_row = last.last_row + 1 if last else 2
     done = 0
+    lease = job.updated_at
     examples: dict[str, list[dict[str, Any]]] = dict(job.report.get("examples", {}))
     first_rejects: list[dict[str, Any]] = list(job.report.get("rejects", []))
     with open_job_table(job) as table, _import_page_cache():
@@ -178,14 +183,21 @@ def run(job: ImportJob, *, stop_after_batches: int | None = None) -> ImportJob:
                         for row, col, _v, why in outcome.rejects
                     ],
                 )
-                ImportJob.objects.filter(pk=job.pk).update(
+                # The job's updated_at is this run's lease: a worker that took the job over
+                # (it looked stale) changed it, and then this batch is rolled back, so two
+                # runs of one job never both write.
+                now = timezone.now()
+                kept = ImportJob.objects.filter(pk=job.pk, updated_at=lease).update(
                     rows_done=F("rows_done") + norm.height,
                     rows_created=F("rows_created") + outcome.created,
                     rows_updated=F("rows_updated") + outcome.updated,
                     rows_unchanged=F("rows_unchanged") + outcome.unchanged + outcome.duplicates,
                     rows_rejected=F("rows_rejected") + len(outcome.rejects),
-                    updated_at=timezone.now(),
+                    updated_at=now,
                 )
+                if not kept:
+                    raise LeaseLostError(f"import {job.pk} was taken over by another worker")
+                lease = now
             seq += 1
             done += 1
             for name, items in outcome.examples.items():

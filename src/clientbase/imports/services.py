@@ -398,6 +398,9 @@ def import_job_execute(job_id: int, *, force: bool = False, **run_options: Any) 
         raise
     except InterruptedError:
         raise  # a test's deliberate stop: the job stays "running", to be resumed
+    except engine.LeaseLostError:
+        logger.warning("import %s: another worker took it over; this run stopped", job.pk)
+        return ImportJob.objects.get(pk=job.pk)
     except Exception as exc:
         # Whole batches are committed or not at all; the job can be resumed after a fix.
         # The message names the error's type only: database errors may quote row values.
