@@ -3,61 +3,23 @@ phone, edit them and see the change in the audit log."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.db import connections
 
 from clientbase.accounts.choices import Role
 from clientbase.customers.models import Customer
 from tests import factories
+from tests.browser import BROWSER_MARKS, chromium_page, log_in
 
-CHROMIUM = Path(os.environ.get("CLIENTBASE_CHROMIUM", "/usr/bin/chromium"))
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not shutil.which("chromium"),
-        reason=f"needs Chromium at {CHROMIUM} (Debian package 'chromium')",
-    ),
-]
-
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-# ordinary synchronous code, so Django's async guard does not apply to them.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
 def page(live_server, audit_purged_after) -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        context = browser.new_context(locale="ru-RU")
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-            # ORM calls made while Playwright's loop runs get their own connection (Django
-            # keys connections by async context); close it so the test database can be dropped.
-            connections.close_all()
+    with chromium_page() as page:
+        yield page
 
 
 def test_create_find_by_other_phone_format_edit_and_audit(page, live_server):
@@ -104,24 +66,12 @@ def test_create_find_by_other_phone_format_edit_and_audit(page, live_server):
     # An admin opens the audit log for this customer and sees the change, before and after.
     page.context.clear_cookies()
     factories.make_user(role=Role.ADMIN, username="owner")
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", "owner")
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("form:has(input[name=password]) button[type=submit]")
-    page.wait_for_url(re.compile(r".*/customers/$"))
+    log_in(page, base, "owner")
     page.goto(f"{base}/audit/?object_type=customers.customer&object_id={customer.pk}")
     table = page.inner_text("main")
     assert "anna.manager" in table
     assert "Анна" in table
     assert "Мария" in table
-
-
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("form:has(input[name=password]) button[type=submit]")
-    page.wait_for_url(re.compile(r".*/customers/$"))
 
 
 def test_segment_builder_writes_and_reads_the_query_and_the_preview_counts(page, live_server):
@@ -133,7 +83,7 @@ def test_segment_builder_writes_and_reads_the_query_and_the_preview_counts(page,
     factories.make_customer(kind="company", company_name="ООО Гамма", city="Казань")
     factories.make_customer(city="Москва")
     base = live_server.url
-    _log_in(page, base, "maria.marketer")
+    log_in(page, base, "maria.marketer")
 
     page.goto(f"{base}/segments/new/")
     first = page.locator("#segment-builder [data-row]").first

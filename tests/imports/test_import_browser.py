@@ -4,37 +4,25 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from clientbase.accounts.choices import Role
 from clientbase.customers.models import Customer
 from clientbase.imports.models import ImportJob
 from tests import factories
+from tests.browser import BROWSER_MARKS, chromium_page, log_in
 
-CHROMIUM = Path(os.environ.get("CLIENTBASE_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOT = Path(
     os.environ.get("CLIENTBASE_IMPORT_SCREENSHOT")
     or Path(tempfile.gettempdir()) / "import-mapping.png"
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not shutil.which("chromium"),
-        reason=f"needs Chromium at {CHROMIUM} (Debian package 'chromium')",
-    ),
-]
-
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-# ordinary synchronous code, so Django's async guard does not apply to them.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = BROWSER_MARKS
 
 CSV = (
     "ФИО;Телефон;Почта;Дата рождения;Город;Комментарий\n"
@@ -50,39 +38,8 @@ def page(live_server: Any, audit_purged_after: Any, settings: Any, tmp_path: Pat
     # The live server runs in this process, so the settings fixture reaches it.
     settings.DATA_DIR = tmp_path / "data"
     settings.IMPORT_BACKUP = False
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        context = browser.new_context(locale="ru-RU", viewport={"width": 1400, "height": 900})
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-            # ORM calls made while Playwright's loop runs get their own connection (Django
-            # keys connections by async context); close it so the test database can be dropped.
-            connections.close_all()
-
-
-def _log_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("form:has(input[name=password]) button[type=submit]")
-    page.wait_for_url(re.compile(r".*/customers/$"))
+    with chromium_page(viewport={"width": 1400, "height": 900}) as page:
+        yield page
 
 
 def test_upload_change_a_column_dry_run_and_import(page: Any, live_server: Any, tmp_path: Path):
@@ -90,7 +47,7 @@ def test_upload_change_a_column_dry_run_and_import(page: Any, live_server: Any, 
     source = tmp_path / "клиенты.csv"
     source.write_bytes(CSV.encode("cp1251"))
     base = live_server.url
-    _log_in(page, base, "anna.manager")
+    log_in(page, base, "anna.manager")
 
     page.click("nav a[href='/imports/']")
     page.wait_for_url(re.compile(r".*/imports/$"))
@@ -143,7 +100,7 @@ def test_the_job_page_follows_a_background_import(page: Any, live_server: Any, t
         rows_done=50_000,
     )
     base = live_server.url
-    _log_in(page, base, "anna.manager")
+    log_in(page, base, "anna.manager")
     page.goto(f"{base}/imports/{job.pk}/")
     bar = page.locator("#import-status .progress-bar")
     assert bar.inner_text() == "25%"
