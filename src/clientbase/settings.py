@@ -272,6 +272,8 @@ IMPORT_BATCH_ROWS = int(os.environ.get("IMPORT_BATCH_ROWS", "50000"))
 IMPORT_INLINE_MAX_ROWS = int(os.environ.get("IMPORT_INLINE_MAX_ROWS", "5000"))
 # SQLite page cache while an import runs (megabytes): index pages stay in memory between batches.
 IMPORT_SQLITE_CACHE_MB = int(os.environ.get("IMPORT_SQLITE_CACHE_MB", "32"))
+# Uploaded import files (personal data) are deleted this many days after the import ended.
+IMPORT_KEEP_DAYS = int(os.environ.get("IMPORT_KEEP_DAYS", "30"))
 # A backup of the base before every import (turned off only by tests and benchmarks).
 IMPORT_BACKUP = os.environ.get("IMPORT_BACKUP", "true").lower() in ("1", "true", "yes")
 

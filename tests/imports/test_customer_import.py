@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from clientbase.core.errors import DomainError
 from clientbase.core.models import AuditEvent
@@ -21,6 +22,7 @@ from clientbase.imports.models import ImportBatch, ImportChange, ImportJob
 from clientbase.imports.readers import ReadError
 from clientbase.imports.services import (
     import_file,
+    import_files_prune,
     import_job_create,
     import_job_execute,
     import_job_preview_start,
@@ -389,3 +391,26 @@ def test_a_run_whose_job_another_worker_took_over_writes_nothing(tmp_path: Path)
         engine.run(job)
     assert not Customer.objects.exists()
     assert not ImportBatch.objects.filter(job=job).exists()
+
+
+def test_old_import_files_are_deleted_but_the_jobs_stay(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "Клиент Один;+79160000001;;;;\nПлохой;123;;;;\n")
+    done = import_file(actor=None, kind="customers", path=path)
+    abandoned = import_job_create(actor=None, kind="customers", source=path, original_name="x.csv")
+    running = import_job_create(actor=None, kind="customers", source=path, original_name="y.csv")
+    ImportJob.objects.filter(pk=running.pk).update(status=ImportStatus.RUNNING)
+    folders = {
+        j.pk: (Path(settings.DATA_DIR) / j.file_path).parent for j in (done, abandoned, running)
+    }
+    assert Path(settings.DATA_DIR, done.error_file).is_file()
+    assert import_files_prune(keep_days=30) == 0  # all fresh
+    ImportJob.objects.update(updated_at=timezone.now() - dt.timedelta(days=31))
+    assert import_files_prune(keep_days=30) == 2
+    done.refresh_from_db()
+    abandoned.refresh_from_db()
+    assert not folders[done.pk].exists() and not folders[abandoned.pk].exists()
+    assert folders[running.pk].exists()  # a running import still needs its file
+    assert (done.status, done.file_path, done.error_file) == (ImportStatus.DONE, "", "")
+    assert abandoned.status == ImportStatus.FAILED
+    # Undo works from the job's records, not from the file.
+    assert import_job_undo(actor=None, job_id=done.pk).undo_report["removed"] == 1

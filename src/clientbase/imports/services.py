@@ -530,5 +530,37 @@ def import_job_undo(*, actor: Any, job_id: int) -> ImportJob:
     return job
 
 
+def import_files_prune(*, keep_days: int | None = None) -> int:
+    """Delete the uploaded files (and error files) of imports older than keep_days.
+
+    They hold personal data and nothing needs them once a job is over: undo works from the
+    job's records. Running and queued jobs keep theirs; a file uploaded and never imported is
+    deleted too, and its job marked failed so it cannot be started without the file.
+    """
+    days = settings.IMPORT_KEEP_DAYS if keep_days is None else keep_days
+    cutoff = timezone.now() - dt.timedelta(days=days)
+    old = (
+        ImportJob.objects.filter(updated_at__lt=cutoff)
+        .exclude(status__in=(ImportStatus.QUEUED, ImportStatus.RUNNING))
+        .exclude(file_path="")
+    )
+    pruned = 0
+    for job in old.only("pk", "file_path", "status", "preview"):
+        directory = engine.job_path(job).parent
+        root = Path(settings.DATA_DIR).resolve() / "imports"
+        if directory.resolve().parent == root:
+            shutil.rmtree(directory, ignore_errors=True)
+        preview = {k: v for k, v in (job.preview or {}).items() if k != "error_file"}
+        changes: dict[str, Any] = {"file_path": "", "error_file": "", "preview": preview}
+        if job.status in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED):
+            changes["status"] = ImportStatus.FAILED
+            changes["failure"] = _(
+                "The uploaded file was deleted after %(days)d days without an import."
+            ) % {"days": days}
+        ImportJob.objects.filter(pk=job.pk).update(**changes)
+        pruned += 1
+    return pruned
+
+
 def known_fields(kind: str) -> list[tuple[str, str]]:
     return [(f.key, str(f.label)) for f in FIELDS[kind]]

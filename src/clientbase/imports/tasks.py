@@ -87,3 +87,15 @@ def import_resume_stale() -> int:
     if stale:
         logger.info("stale imports resumed: %d", len(stale))
     return len(stale)
+
+
+# 01:20 UTC, in the quiet hours like the export files' pruning.
+@db_periodic_task(crontab(hour="1", minute="20"))
+def import_files_prune() -> int:
+    """Delete uploaded import files older than IMPORT_KEEP_DAYS (personal data)."""
+    from clientbase.imports.services import import_files_prune as prune
+
+    removed = prune()
+    if removed:
+        logger.info("import files pruned: %d", removed)
+    return removed
