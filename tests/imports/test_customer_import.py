@@ -414,3 +414,25 @@ def test_old_import_files_are_deleted_but_the_jobs_stay(tmp_path: Path) -> None:
     assert abandoned.status == ImportStatus.FAILED
     # Undo works from the job's records, not from the file.
     assert import_job_undo(actor=None, job_id=done.pk).undo_report["removed"] == 1
+
+
+def test_an_internal_error_fails_the_job_and_logs_no_personal_data(
+    tmp_path: Path, monkeypatch: Any, caplog: Any
+) -> None:
+    path = write(tmp_path, HEADER + "Клиент Один;+79160000001;;;;\n")
+
+    secret = "+7916" + "0000001"  # not spelled out: traceback frames show source lines
+
+    def broken(job: ImportJob, **options: Any) -> ImportJob:
+        raise RuntimeError(f"UNIQUE failed: value {secret}")  # as a database error might
+
+    monkeypatch.setattr(engine, "run", broken)
+    with caplog.at_level("DEBUG"):
+        job = import_file(actor=None, kind="customers", path=path)
+    assert job.status == ImportStatus.FAILED
+    assert "RuntimeError" in job.failure and "+79160000001" not in job.failure
+    assert "RuntimeError" in caplog.text and "+79160000001" not in caplog.text
+    # It can be resumed once the cause is gone.
+    monkeypatch.undo()
+    job = import_job_execute(job.pk, force=True)
+    assert (job.status, job.rows_created) == (ImportStatus.DONE, 1)

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 import shutil
+import traceback
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -401,10 +402,16 @@ def import_job_execute(job_id: int, *, force: bool = False, **run_options: Any) 
     except engine.LeaseLostError:
         logger.warning("import %s: another worker took it over; this run stopped", job.pk)
         return ImportJob.objects.get(pk=job.pk)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - recorded on the job and logged without personal data
         # Whole batches are committed or not at all; the job can be resumed after a fix.
         # The message names the error's type only: database errors may quote row values.
-        logger.exception("import %s failed", job.pk)
+        # The frames, not the message: a database error may quote a customer's values.
+        logger.error(
+            "import %s failed: %s\n%s",
+            job.pk,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
         engine.mark_failed(
             job,
             _(
@@ -413,7 +420,9 @@ def import_job_execute(job_id: int, *, force: bool = False, **run_options: Any) 
             )
             % {"kind": type(exc).__name__},
         )
-        raise
+        # Not raised further: the worker's and the web server's handlers would log the
+        # message. Callers see a failed job, with its reason.
+        return ImportJob.objects.get(pk=job.pk)
     job.status = ImportStatus.DONE
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "finished_at", "error_file", "report", "updated_at"])

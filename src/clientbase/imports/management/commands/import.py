@@ -95,6 +95,8 @@ class Command(BaseCommand):
         except DomainError as exc:
             self._fail(exc.code, exc.message, options["json"])
         summary = job_summary(job)
+        if job.status == "failed":
+            self._fail("import_failed", job.failure, options["json"])
         if options["json"]:
             self.stdout.write(json.dumps(summary, ensure_ascii=False))
             return
