@@ -436,3 +436,32 @@ def test_an_internal_error_fails_the_job_and_logs_no_personal_data(
     monkeypatch.undo()
     job = import_job_execute(job.pk, force=True)
     assert (job.status, job.rows_created) == (ImportStatus.DONE, 1)
+
+
+def test_unchanged_rows_are_told_from_changed_ones_in_sets(tmp_path: Path) -> None:
+    header = "ID;ФИО;Телефон;Почта;Дата рождения;Город;Теги;VIP;Согласие на рассылку\n"
+    first = (
+        header
+        + "a1;Иванов Иван;+79160000001;a@x.ru;24.08.1990;Москва;опт;да;да\n"
+        + "a2;Петров Пётр;+79160000002;b@x.ru;01.01.1980;Тверь;vip;нет;нет\n"
+        + "a3;Сидоров Олег;+79160000003;c@x.ru;;Омск;;нет;\n"
+        + "a4;Козлов Илья;+79160000004;;02.02.1992;;;;\n"
+    )
+    import_file(actor=None, kind="customers", path=write(tmp_path, first, "first.csv"))
+    versions = dict(Customer.objects.values_list("external_id", "version"))
+    # Rows in another order; each changed one differs in one value only.
+    second = (
+        header
+        + "a4;Козлов Илья;+79160000004;;02.02.1992;;;;\n"  # the same
+        + "a3;Сидоров Олег;+79160000003;c@x.ru;;Омск;новый;нет;\n"  # a tag more
+        + "a2;Петров Пётр;+79160000002;b@x.ru;01.01.1980;Тверь;vip;нет;да\n"  # consent
+        + "a1;Иванов Иван;8 916 000-00-01;A@X.RU;24.08.1990;Москва;опт;да;да\n"  # the same
+    )
+    job = import_file(actor=None, kind="customers", path=write(tmp_path, second, "second.csv"))
+    assert counts(job) == (0, 2, 2, 0)
+    now = dict(Customer.objects.values_list("external_id", "version"))
+    assert now == {**versions, "a2": versions["a2"] + 1, "a3": versions["a3"] + 1}
+    third = header + "a1;Иванов Иван;;;25.08.1990;;;;\n"  # only the birthday differs
+    job = import_file(actor=None, kind="customers", path=write(tmp_path, third, "third.csv"))
+    assert counts(job) == (0, 1, 0, 0)
+    assert str(Customer.objects.get(external_id="a1").birthday) == "1990-08-25"
