@@ -27,7 +27,7 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from clientbase.analytics.choices import Importance
@@ -177,7 +177,15 @@ CUSTOMER_COLUMNS: tuple[Column, ...] = (
         "external_id", _label(CUS, "external_id"), TEXT, _field("external_id"), ("external_id",)
     ),
     Column("kind", _label(CUS, "kind"), CODE, _field("kind"), ("kind",)),
-    Column("name", _("Name"), TEXT, _customer_name, NAME_FIELDS, default=False),
+    # "Клиент", not "Имя": a re-import must not read the whole name as a first name.
+    Column(
+        "name",
+        pgettext_lazy("the customer as lists show them", "Name"),
+        TEXT,
+        _customer_name,
+        NAME_FIELDS,
+        default=False,
+    ),
     Column("last_name", _label(CUS, "last_name"), TEXT, _field("last_name"), ("last_name",)),
     Column("first_name", _label(CUS, "first_name"), TEXT, _field("first_name"), ("first_name",)),
     Column(

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clientbase.core.forms import BootstrapMixin
 from clientbase.imports.choices import ImportKind, ImportMode, MatchKey
@@ -121,7 +122,9 @@ class ImportMappingForm(BootstrapMixin, forms.Form):
         choices=ImportMode.choices,
         widget=forms.RadioSelect,
     )
-    match_1 = forms.ChoiceField(label=_("First"), choices=MatchKey.choices)
+    match_1 = forms.ChoiceField(
+        label=pgettext_lazy("match order", "First"), choices=MatchKey.choices
+    )
     match_2 = forms.ChoiceField(
         label=_("then"), choices=[("", "—"), *MatchKey.choices], required=False
     )

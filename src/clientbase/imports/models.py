@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clientbase.core.models import TimeStampedModel
 from clientbase.imports.choices import (
@@ -59,8 +60,8 @@ class ImportJob(TimeStampedModel):
     # Progress and result.
     rows_total = models.PositiveIntegerField(_("rows"), default=0)
     rows_done = models.PositiveIntegerField(default=0)
-    rows_created = models.PositiveIntegerField(_("created"), default=0)
-    rows_updated = models.PositiveIntegerField(_("updated"), default=0)
+    rows_created = models.PositiveIntegerField(pgettext_lazy("import count", "created"), default=0)
+    rows_updated = models.PositiveIntegerField(pgettext_lazy("import count", "updated"), default=0)
     rows_unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rejected"), default=0)
     # Dry-run and final reports: counts, examples of each outcome, the first errors.
