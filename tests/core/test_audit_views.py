@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
@@ -72,7 +73,9 @@ def test_filters_by_user_action_and_request(client_for, admin_user, operator_use
 def test_date_range(client_for, admin_user):
     factories.make_customer()
     client = client_for(admin_user)
-    today = AuditEvent.objects.latest("at").at.date()
+    # The filter reads dates in the shop's time zone; between 21:00 and 24:00 UTC the UTC
+    # date of a Moscow shop's event is the day before.
+    today = timezone.localdate(AuditEvent.objects.latest("at").at)
     assert client.get("/audit/", {"date_from": today, "date_to": today}).context["page"].rows
     rows = client.get("/audit/", {"date_to": "2000-01-01"}).context["page"].rows
     assert rows == []

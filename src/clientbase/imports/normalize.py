@@ -19,7 +19,7 @@ import email_validator
 import polars as pl
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
@@ -882,7 +882,7 @@ _NO_YEAR = r"^\d{1,2}[./]\d{1,2}$"
 
 def _two_digit_year(year: pl.Expr) -> pl.Expr:
     # "24.08.90" is 1990 and "01.02.15" is 2015: a two-digit year up to this one is this century.
-    this_year = dt.date.today().year % 100
+    this_year = timezone.localdate().year % 100
     y = year.cast(pl.Int32, strict=False)
     return (
         pl.when(year.str.len_chars() == 2)
@@ -958,7 +958,8 @@ def _checked_dates(
     if field.kind == catalogue.DATE:
         value = value.dt.date()
         if field.key == "birthday":
-            today = dt.date.today()
+            # The shop's today, not the server's: near midnight they differ.
+            today = timezone.localdate()
             error = pl.select(
                 pl.when(error.is_not_null())
                 .then(error)
