@@ -155,7 +155,7 @@ def resolve_frame(
         values = tokens.filter(pl.col("kind") == kind)["value"].unique().to_list()
         if not values:
             continue
-        hits = _found(kind, values)
+        hits = existing_customers(kind, values)
         if pending:
             hits += [
                 (value, pending[f"{kind}:{value}"])
@@ -216,8 +216,11 @@ def resolve_frame(
 MATCH_COLUMNS = {"external_id": "external_id", "email": "emails", "phone": "phones"}
 
 
-def _found(kind: str, values: list[str]) -> list[tuple[str, int]]:
-    """(value, lowest customer id) for the values of one key kind found in the base."""
+def existing_customers(kind: str, values: Sequence[str]) -> list[tuple[str, int]]:
+    """(value, lowest customer id) for the values of one key kind found in the base.
+
+    Shared by the customer and the order import: where customers share a key, the oldest wins.
+    """
     if kind == "name":
         best: dict[str, int] = {}
         names = sorted({v.split("|", 1)[0] for v in values})
@@ -235,7 +238,11 @@ def _found(kind: str, values: list[str]) -> list[tuple[str, int]]:
         "email": (CustomerEmail, "address", "customer_id"),
         "phone": (CustomerPhone, "number", "customer_id"),
     }[kind]
-    return [(str(v), int(c)) for v, c in sqlbulk.select_in(model, [column, owner], column, values)]
+    oldest: dict[str, int] = {}
+    for value, cid in sqlbulk.select_in(model, [column, owner], column, values):
+        if int(cid) < oldest.get(str(value), int(cid) + 1):
+            oldest[str(value)] = int(cid)
+    return list(oldest.items())
 
 
 def _union(matched: list[int | None], tokens: list[list[str]]) -> list[int]:

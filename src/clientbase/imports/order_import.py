@@ -45,10 +45,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from clientbase.customers.models import Customer, CustomerEmail, CustomerPhone
+from clientbase.customers.models import Customer
 from clientbase.imports import sqlbulk
 from clientbase.imports.choices import ChangeAction, ImportMode
-from clientbase.imports.customer_import import CustomerImport, Outcome
+from clientbase.imports.customer_import import CustomerImport, Outcome, existing_customers
 from clientbase.imports.customer_undo import LISTED_CONFLICTS, remove_created_customers
 from clientbase.imports.models import ImportChange, ImportJob
 from clientbase.orders.choices import OrderSource, OrderStatus, PaymentMethod
@@ -745,29 +745,12 @@ def _existing_orders(numbers: Sequence[str]) -> dict[str, int]:
 
 
 def _customer_ids(kind: str, values: Sequence[str]) -> pl.DataFrame:
-    """(value, customer_id) of existing customers by external id, e-mail or phone.
-
-    The oldest customer wins where several share a contact, as in customer_import. The values
-    travel as one parameter, so a batch costs a query per key kind, not a Python object per row.
-    """
-    model, column, owner = {
-        "external_id": (Customer, "external_id", "id"),
-        "email": (CustomerEmail, "address", "customer_id"),
-        "phone": (CustomerPhone, "number", "customer_id"),
-    }[kind]
-    table = model._meta.db_table
-    sqlite = connection.vendor == "sqlite"
-    wanted = "(SELECT value FROM json_each(%s))" if sqlite else "(SELECT unnest(%s::text[]))"
-    sql = (
-        f'SELECT "{column}", MIN("{owner}") FROM "{table}" '  # noqa: S608
-        f'WHERE "{column}" IN {wanted} GROUP BY "{column}"'
+    """(value, customer_id) of existing customers by external id, e-mail or phone."""
+    return pl.DataFrame(
+        existing_customers(kind, values),
+        schema={"value": pl.String, "customer_id": pl.Int64},
+        orient="row",
     )
-    rows: list[tuple[str, int]] = []
-    with connection.cursor() as cursor:
-        for chunk in sqlbulk.chunks(values, 50_000):
-            cursor.execute(sql, [json.dumps(list(chunk)) if sqlite else list(chunk)])
-            rows += cursor.fetchall()
-    return pl.DataFrame(rows, schema={"value": pl.String, "customer_id": pl.Int64}, orient="row")
 
 
 def _same_as_stored(old: pl.DataFrame) -> pl.Series:
