@@ -523,3 +523,12 @@ def test_search_key_is_the_same_for_any_case_and_e_or_yo(parts):
     assert "ё" not in key and key == key.lower()
     assert "  " not in key and key == key.strip()
     assert search_key(key) == key
+
+
+def test_a_number_whose_e164_does_not_read_back_is_not_valid():
+    # Found by the property above: Belarus's "8 810…" gave +3758100000000, which parses back
+    # as another (invalid) number, so the stored phone could never be found or re-saved.
+    assert try_normalize_phone("8 810 000 00 00", "BY") is None
+    with pytest.raises(ValidationError):
+        normalize_phone("88100000000", "BY")
+    assert try_normalize_phone("8 017 123 45 67", "BY") == normalize_phone("+375171234567")

@@ -37,7 +37,13 @@ def _phone_e164(raw: str, region: str) -> str | None:
         return None
     if not phonenumbers.is_valid_number(number):
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # A few national forms give an E.164 that does not read back as itself (Belarus's
+    # "8 810…" becomes +375810…, which parses as a different, invalid number): storing it
+    # would make the stored phone unreadable, so such a number is not a valid one.
+    if e164 != digits and _phone_e164(e164, region) != e164:
+        return None
+    return e164
 
 
 def normalize_phone(raw: str, region: str | None = None) -> str:
