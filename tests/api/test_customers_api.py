@@ -253,3 +253,23 @@ def test_an_external_id_taken_by_another_customer_is_a_validation_error(full_api
     assert response.status_code == 400
     other.refresh_from_db()
     assert other.external_id is None and other.version == 1
+
+
+def test_create_names_every_invalid_part_at_once_and_refuses_a_company_document(full_api):
+    response = full_api.post(
+        "/api/v1/customers/",
+        {
+            "kind": "company",
+            "company_name": "ООО «Ромашка»",
+            "inn": "7707083894",
+            "document_type": "passport_ru",
+            "document_number": "4510 123456",
+            "phones": [{"number": "12"}],
+            "emails": [{"address": "not-an-email"}],
+        },
+    )
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "validation_error"
+    assert sorted(error["details"]) == ["document_number", "emails", "inn", "phones"]
+    assert Customer.objects.count() == 0

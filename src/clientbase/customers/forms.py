@@ -16,9 +16,11 @@ from django.utils.translation import pgettext_lazy
 from clientbase.accounts.models import User
 from clientbase.core.forms import BootstrapMixin
 from clientbase.core.templatetags.clientbase_ui import field_label
+from clientbase.customers import services
 from clientbase.customers.choices import (
     ConsentChannel,
     ConsentState,
+    CustomerKind,
     CustomFieldType,
     PhoneKind,
     StopListReason,
@@ -87,12 +89,20 @@ class CustomerForm(BootstrapMixin, forms.Form):
             },
         )
         model_fields["manager"].queryset = User.objects.filter(is_active=True).order_by("username")
+        # app.js shows and hides the parts that depend on the kind (a company has no document).
+        model_fields["kind"].widget.attrs["data-customer-kind"] = ""
         self.fields.update(model_fields)
         self.model_field_names = names
         self.style_fields()
 
     def customer_fields(self) -> dict[str, Any]:
-        data = {name: self.cleaned_data.get(name) for name in self.model_field_names}
+        # Only what was read: a field with an error of its own stays out, so the service does
+        # not report it a second time as empty.
+        data = {
+            name: self.cleaned_data[name]
+            for name in self.model_field_names
+            if name in self.cleaned_data
+        }
         for name, value in list(data.items()):
             if value is None and name not in ("birthday", "manager", "external_id"):
                 data[name] = ""
@@ -306,7 +316,30 @@ class CustomerCardForm:
     def is_valid(self) -> bool:
         # Every part validates, not just up to the first failure, so all errors show at once.
         results = [part.is_valid() for part in self.parts]
-        return all(results)
+        if all(results):
+            return True
+        # The service's own rules (checksums, a company's legal name, a birthday in the
+        # future...) run now too, on what the parts could read: otherwise they would only
+        # speak after the user fixed the first batch, a second round of errors.
+        try:
+            services.customer_validate(
+                data=self.to_input(), customer_id=self.customer.pk if self.customer else None
+            )
+        except ValidationError as exc:
+            self.add_service_errors(exc, skip_reported=True)
+        return False
+
+    @property
+    def is_company(self) -> bool:
+        return bool(self.main["kind"].value() == CustomerKind.COMPANY)
+
+    @property
+    def document_hidden(self) -> bool:
+        """A company has no identity document: its section hides unless it holds one to clear."""
+        if not self.is_company or "document_number" not in self.main.fields:
+            return False
+        names = ("document_type", "document_number")
+        return not any(self.main[n].value() or self.main[n].errors for n in names)
 
     @property
     def expected_version(self) -> int:
@@ -317,27 +350,38 @@ class CustomerCardForm:
         return bool(self.main.cleaned_data.get("confirm_duplicate"))
 
     def to_input(self) -> CustomerInput:
+        """The service's input from what the parts read; a part with errors is left out
+        (None: the service leaves that part as it is and does not check it)."""
         fields = self.main.customer_fields()
-        fields["custom_fields"] = self.custom.values()
+        if self.custom.is_valid():
+            fields["custom_fields"] = self.custom.values()
         return CustomerInput(
             fields=fields,
             phones=[
                 PhoneInput(number=f["number"], kind=f["kind"], is_primary=f["is_primary"])
                 for f in self._rows(self.phones)
                 if f["number"]
-            ],
+            ]
+            if self.phones.is_valid()
+            else None,
             emails=[
                 EmailInput(address=f["address"], is_primary=f["is_primary"])
                 for f in self._rows(self.emails)
                 if f["address"]
-            ],
+            ]
+            if self.emails.is_valid()
+            else None,
             addresses=[
                 AddressInput(**{k: v for k, v in f.items() if k != "DELETE"})
                 for f in self._rows(self.addresses)
                 if (f.get("city") or f.get("line"))
-            ],
+            ]
+            if self.addresses.is_valid()
+            else None,
             tags=self.main.tag_names(),
-            consents=self.consent.changed_consents(self.current_consents),
+            consents=self.consent.changed_consents(self.current_consents)
+            if self.consent.is_valid()
+            else None,
         )
 
     @staticmethod
@@ -348,14 +392,29 @@ class CustomerCardForm:
             if f.cleaned_data and not f.cleaned_data.get("DELETE")
         ]
 
-    def add_service_errors(self, exc: ValidationError) -> None:
-        """Put each message from the service next to its field, or atop its section."""
+    def add_service_errors(self, exc: ValidationError, *, skip_reported: bool = False) -> None:
+        """Put each message from the service next to its field, or atop its section.
+
+        With `skip_reported`, a field or section that already shows an error of the form's
+        own gets nothing more: the service saw it empty and would only repeat the problem.
+        """
         if not hasattr(exc, "error_dict"):
             for message in exc.messages:
                 self.main.add_error(None, message)
             return
+        sections = {
+            "phones": self.phones,
+            "emails": self.emails,
+            "addresses": self.addresses,
+            "consents": self.consent,
+            "custom_fields": self.custom,
+        }
         for key, errors in exc.error_dict.items():
             messages = [m for e in errors for m in e.messages]
+            if skip_reported and (
+                key in self.main.errors or (key in sections and not sections[key].is_valid())
+            ):
+                continue
             if key in self.main.fields:
                 self.main.add_error(key, messages)
             elif key in SECTIONS:

@@ -165,11 +165,15 @@ class Customer(TimeStampedModel):
         return self.display_name
 
     @property
+    def person_name(self) -> str:
+        """Surname, name, patronymic: the person's, or for a company its contact person's."""
+        return " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p)
+
+    @property
     def display_name(self) -> str:
         if self.kind == CustomerKind.COMPANY and self.company_name:
             return self.company_name
-        name = " ".join(p for p in (self.last_name, self.first_name, self.middle_name) if p)
-        return name or self.company_name or f"#{self.pk}"
+        return self.person_name or self.company_name or f"#{self.pk}"
 
     @property
     def is_stoplisted(self) -> bool:

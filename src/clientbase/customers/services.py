@@ -299,7 +299,18 @@ def _validate_card(customer: Customer) -> None:
         errors.setdefault("external_id", []).append(
             ValidationError(_("Another customer has this external id."), code="unique")
         )
-    if customer.document_number and not customer.document_type:
+    if customer.kind == CustomerKind.COMPANY and (
+        customer.document_type or customer.document_number
+    ):
+        # An identity document is a person's. Refused rather than dropped: clearing personal
+        # data quietly is a loss nobody decided on.
+        errors.setdefault("document_number", []).append(
+            ValidationError(
+                _("A company has no identity document: clear it, or keep the kind “person”."),
+                code="company_document",
+            )
+        )
+    elif customer.document_number and not customer.document_type:
         errors.setdefault("document_type", []).append(
             ValidationError(_("Choose the type of the document."), code="required")
         )
@@ -431,7 +442,7 @@ def _sync_emails(customer: Customer, emails: list[EmailInput]) -> None:
     customer.primary_email = next((e.address for e in emails if e.is_primary), "")
 
 
-def _sync_addresses(customer: Customer, addresses: Sequence[AddressInput]) -> None:
+def _clean_addresses(addresses: Sequence[AddressInput]) -> list[AddressInput]:
     rows = [a for a in addresses if a.city.strip() or a.line.strip()]
     errors = [
         ValidationError(_("Address %(n)d: enter the city and the street."), params={"n": i + 1})
@@ -440,7 +451,11 @@ def _sync_addresses(customer: Customer, addresses: Sequence[AddressInput]) -> No
     ]
     if errors:
         raise ValidationError({"addresses": errors})
-    rows = _one_flagged(rows, "is_default")
+    return rows
+
+
+def _sync_addresses(customer: Customer, addresses: Sequence[AddressInput]) -> None:
+    rows = _one_flagged(_clean_addresses(addresses), "is_default")
     Address.objects.filter(customer=customer).delete()
     Address.objects.bulk_create([Address(customer=customer, **a.__dict__) for a in rows])
     customer.city = next((a.city.strip() for a in rows if a.is_default), "")[:100]
@@ -454,11 +469,16 @@ def _tags_by_name(names: Iterable[str]) -> list[Tag]:
     return list(Tag.objects.filter(name__in=clean))
 
 
-def _sync_consents(customer: Customer, consents: Sequence[ConsentInput]) -> None:
-    now = timezone.now()
+def _check_consents(consents: Sequence[ConsentInput]) -> None:
     for item in consents:
         if item.channel not in ConsentChannel.values or item.state not in ConsentState.values:
             raise ValidationError({"consents": _("Unknown consent channel or state.")})
+
+
+def _sync_consents(customer: Customer, consents: Sequence[ConsentInput]) -> None:
+    now = timezone.now()
+    _check_consents(consents)
+    for item in consents:
         current = Consent.objects.filter(customer=customer, channel=item.channel).first()
         if current is not None and current.state == item.state:
             continue
@@ -483,8 +503,58 @@ def _apply_input(customer: Customer, data: CustomerInput) -> None:
             customer.manager_id = getattr(value, "pk", value)
         else:
             setattr(customer, name, value if value is not None or name == "birthday" else "")
-    if "custom_fields" in data.fields:
-        customer.custom_fields = _clean_custom_fields(data.fields["custom_fields"] or {})
+
+
+def _checked_input(
+    customer: Customer, data: CustomerInput, *, new: bool
+) -> tuple[list[PhoneInput] | None, list[EmailInput] | None]:
+    """Apply `data` to `customer` and check every part of it before reporting anything.
+
+    One ValidationError names every problem (contacts, addresses, custom fields and the card's
+    own rules), so a user or an API client fixes them in one round, not one part at a time.
+    Returns the cleaned phones and e-mails (None: leave them as they are).
+    """
+    errors: dict[str, list[Any]] = {}
+
+    def collect(check: Callable[[], Any]) -> Any:
+        try:
+            return check()
+        except ValidationError as exc:
+            exc.update_error_dict(errors)
+            return None
+
+    phones = data.phones if data.phones is not None else ([] if new else None)
+    emails = data.emails if data.emails is not None else ([] if new else None)
+    clean_phones = collect(lambda: _clean_phones(phones)) if phones is not None else None
+    clean_emails = collect(lambda: _clean_emails(emails)) if emails is not None else None
+    if data.addresses is not None:
+        collect(lambda: _clean_addresses(data.addresses or []))
+    if data.consents is not None:
+        collect(lambda: _check_consents(data.consents or []))
+    _apply_input(customer, data)
+    if "custom_fields" in data.fields or new:
+        # A new card must satisfy required custom fields even when the caller sent none.
+        custom = collect(lambda: _clean_custom_fields(data.fields.get("custom_fields") or {}))
+        if custom is not None:
+            customer.custom_fields = custom
+    collect(lambda: _validate_card(customer))
+    if errors:
+        raise ValidationError(errors)
+    return clean_phones, clean_emails
+
+
+def customer_validate(*, data: CustomerInput, customer_id: int | None = None) -> None:
+    """Check a card as customer_create (or customer_update) would, writing nothing.
+
+    For a form that found errors of its own: the service's rules are reported in the same
+    round. Raises one ValidationError with every problem; duplicates are not looked for.
+    """
+    if customer_id is None:
+        _checked_input(Customer(), data, new=True)
+        return
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is not None:
+        _checked_input(customer, data, new=False)
 
 
 def _write_related(
@@ -512,14 +582,10 @@ def customer_create(
     *, actor: Any, data: CustomerInput, confirm_duplicate: bool = False
 ) -> Customer:
     """Create a customer. A likely duplicate raises DuplicateWarning unless confirmed."""
-    phones = _clean_phones(data.phones or [])
-    emails = _clean_emails(data.emails or [])
     customer = Customer(created_by=audit.staff_actor(actor))
-    _apply_input(customer, data)
-    if "custom_fields" not in data.fields:
-        # A new card must satisfy required custom fields even when the caller sent none.
-        customer.custom_fields = _clean_custom_fields({})
-    _validate_card(customer)
+    checked_phones, checked_emails = _checked_input(customer, data, new=True)
+    phones: list[PhoneInput] = checked_phones or []
+    emails: list[EmailInput] = checked_emails or []
     customer_derive(customer)
     if not confirm_duplicate:
         duplicates = likely_duplicates(
@@ -622,15 +688,12 @@ def customer_update(
     *, actor: Any, customer_id: int, expected_version: int, data: CustomerInput
 ) -> Customer:
     """Change a card. A stale `expected_version` raises ConflictError and writes nothing."""
-    phones = _clean_phones(data.phones) if data.phones is not None else None
-    emails = _clean_emails(data.emails) if data.emails is not None else None
     with transaction.atomic():
         customer = _locked(customer_id)
         if customer.version != expected_version:
             _raise_conflict(customer_id, expected_version)
         before = customer_snapshot(customer)
-        _apply_input(customer, data)
-        _validate_card(customer)
+        phones, emails = _checked_input(customer, data, new=False)
         customer_derive(customer)
         _write_related(customer, data, phones, emails)
         return _save_change(customer, actor=actor, expected_version=expected_version, before=before)

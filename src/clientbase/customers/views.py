@@ -356,24 +356,42 @@ def _status_view(status: str, success: str) -> Any:
     return run_for
 
 
+def _confirm_page(request: HttpRequest, customer: Customer, action: str) -> HttpResponse:
+    """The separate step before a destructive action: a page whose form posts the action.
+
+    A page rather than a script dialog: it works without JavaScript, a screen reader reads
+    it like any page, and a stray click on the card changes nothing.
+    """
+    form = VersionForm(initial={"version": customer.version})
+    context = {"customer": customer, "form": form, "action": action}
+    return render(request, "customers/confirm.html", context)
+
+
 @requires(Perm.CUSTOMER_STOPLIST)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def customer_stoplist_remove(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
     if customer.status != CustomerStatus.STOPLISTED:
         messages.info(request, _("The customer is not on the stop-list."))
         return redirect(_card_url(pk))
+    if request.method == "GET":
+        return _confirm_page(request, customer, "stoplist_remove")
     return _status_view(CustomerStatus.ACTIVE, _("The customer is off the stop-list."))(request, pk)
 
 
 @requires(Perm.CUSTOMER_CHANGE)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def customer_archive(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
     if customer.status == CustomerStatus.STOPLISTED:
         # Archiving would silently clear the stop-list; that takes its own permission.
         messages.error(request, _("Take the customer off the stop-list first."))
         return redirect(_card_url(pk))
+    if customer.status == CustomerStatus.ARCHIVED:
+        messages.info(request, _("The customer is archived already."))
+        return redirect(_card_url(pk))
+    if request.method == "GET":
+        return _confirm_page(request, customer, "archive")
     return _status_view(CustomerStatus.ARCHIVED, _("Customer archived."))(request, pk)
 
 

@@ -26,4 +26,22 @@
     rows.insertAdjacentHTML("beforeend", html);
     total.value = String(index + 1);
   });
+
+  // The customer form: a company has no identity document, and its names are its contact
+  // person's. A section still holding a document stays visible, so it can be cleared.
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!select.matches || !select.matches("[data-customer-kind]")) return;
+    var company = select.value === "company";
+    document.querySelectorAll("[data-person-only]").forEach(function (section) {
+      var filled = Array.prototype.some.call(
+        section.querySelectorAll("input, select, textarea"),
+        function (input) { return input.value !== ""; }
+      );
+      section.hidden = company && !filled;
+    });
+    document.querySelectorAll("[data-company-only]").forEach(function (hint) {
+      hint.hidden = !company;
+    });
+  });
 })();

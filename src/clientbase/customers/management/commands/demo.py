@@ -438,10 +438,10 @@ class DemoGenerator:
             if is_company:
                 self._company(customer, created)
             if rng.random() < 0.012:
-                (reason, comment) = self.stoplist.pick(rng)
+                (reason, comments) = self.stoplist.pick(rng)
                 customer.status = CustomerStatus.STOPLISTED
                 customer.stoplist_reason = reason
-                customer.stoplist_comment = comment
+                customer.stoplist_comment = comments[2 if is_company else 0 if male else 1]
                 customer.stoplisted_at = self.moment_between(created.timestamp(), self.anchor_ts)
             elif rng.random() < 0.02:
                 customer.status = CustomerStatus.ARCHIVED
