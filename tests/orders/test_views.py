@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -151,6 +152,32 @@ def test_status_change_through_the_page(client_for, operator_user, users_by_role
     assert analyst.post(f"/orders/{order.pk}/status/", {"status": "new"}).status_code == 403
     order.refresh_from_db()
     assert order.status == "shipped" and history.count() == 2
+
+
+def test_the_page_offers_only_the_next_statuses_and_refuses_others(client_for, operator_user):
+    order = make_order(factories.make_customer())
+    client = client_for(operator_user)
+    html = client.get(f"/orders/{order.pk}/").content.decode()
+    offered = re.findall(
+        r'<option value="(\w+)"', html.split('name="status"')[1].split("</select>")[0]
+    )
+    assert offered == ["confirmed", "paid", "shipped", "delivered", "cancelled"]
+    client.post(f"/orders/{order.pk}/status/", {"status": "delivered"}, follow=True)
+    history = OrderStatusChange.objects.filter(order=order)
+    assert history.count() == 2
+    # A stale page posts a status that is no longer allowed: a clear message, nothing changes.
+    response = client.post(f"/orders/{order.pk}/status/", {"status": "new"}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == [
+        "An order cannot go from «Delivered» to «New»; from «Delivered» it can become: «Returned»."
+    ]
+    order.refresh_from_db()
+    assert order.status == "delivered" and history.count() == 2
+    client.post(f"/orders/{order.pk}/status/", {"status": "returned"})
+    html = client.get(f"/orders/{order.pk}/").content.decode()
+    assert (
+        "Change status" not in html
+        and "A final status: the order does not change any more." in html
+    )
 
 
 def test_reassignment_through_the_page(client_for, users_by_role):

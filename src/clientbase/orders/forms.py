@@ -9,10 +9,23 @@ from django.utils.translation import gettext_lazy as _
 
 from clientbase.orders import selectors
 from clientbase.orders.choices import OrderStatus
+from clientbase.orders.lifecycle import next_statuses
 
 
 class OrderStatusForm(forms.Form):
     status = forms.ChoiceField(label=_("New status"), choices=OrderStatus.choices)
+
+    def __init__(self, *args: Any, current: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if current is not None:
+            # The page offers only the next steps; a posted form accepts any status so that a
+            # stale page gets the life cycle's own message from the service.
+            following = next_statuses(current)
+            status_field = self.fields["status"]
+            assert isinstance(status_field, forms.ChoiceField)
+            status_field.choices = [
+                (s, label) for s, label in OrderStatus.choices if s in following
+            ]
 
 
 class OrderReassignForm(forms.Form):

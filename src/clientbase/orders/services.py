@@ -33,6 +33,7 @@ from clientbase.customers.services import (
     customer_create,
 )
 from clientbase.orders.choices import OPEN_STATUSES, OrderSource, OrderStatus, PaymentMethod
+from clientbase.orders.lifecycle import check_transition
 from clientbase.orders.models import (
     CustomerStats,
     ManagerCapacity,
@@ -509,6 +510,9 @@ def order_upsert(
             order = Order(source=data.source, external_id=external_id)
         else:
             order = existing
+            # The shop reports its own order: any status further along the life cycle, never
+            # one back (mostly an older push delivered late, which must not undo a newer one).
+            check_transition(order.status, data.status, skip_steps=True)
             if order.payment_method != data.payment_method:
                 _check_payment(customer, data.payment_method)
             before = _order_snapshot(order)
@@ -599,9 +603,18 @@ def _emit_status(order: Order, previous: str | None) -> None:
 
 
 def order_status_set(
-    *, actor: Any, order_id: int, status: str, at: dt.datetime | None = None
+    *,
+    actor: Any,
+    order_id: int,
+    status: str,
+    at: dt.datetime | None = None,
+    skip_steps: bool = False,
 ) -> Order:
-    """Move an order to a new status: history row, stats, timeline, audit, webhook."""
+    """Move an order to a new status: history row, stats, timeline, audit, webhook.
+
+    Staff move one step of the life cycle at a time (orders.lifecycle); the shop's system,
+    reporting through the API, passes skip_steps to move any number of steps forward.
+    """
     if status not in OrderStatus.values:
         raise ValidationError({"status": _("Unknown order status.")})
     at = at or timezone.now()
@@ -620,6 +633,7 @@ def order_status_set(
         previous = order.status
         if previous == status:
             return order
+        check_transition(previous, status, skip_steps=skip_steps)
         order.status = status
         _status_change(order, status, at, actor)
         order.save(update_fields=["status", "delivered_at", "updated_at"])

@@ -22,6 +22,7 @@ from clientbase.orders.forms import (
     OrderReassignForm,
     OrderStatusForm,
 )
+from clientbase.orders.lifecycle import next_statuses
 from clientbase.orders.models import Order
 
 CUSTOMER_TYPE = "customers.customer"
@@ -75,7 +76,8 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "order": order,
         "customer": order.customer,
-        "status_form": OrderStatusForm(initial={"status": order.status}),
+        "status_form": OrderStatusForm(current=order.status),
+        "is_final": not next_statuses(order.status),
         "reassign_form": OrderReassignForm(initial={"manager": order.manager_id}),
         "can_change": user_has(request.user, Perm.CUSTOMER_CHANGE),
     }
