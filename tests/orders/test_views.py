@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 
@@ -21,6 +22,8 @@ from clientbase.orders.services import ItemInput, OrderInput, order_upsert
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +75,63 @@ def test_card_shows_history_with_items_stats_and_preferences(client_for, operato
     assert "Меха ·" not in html  # cancelled orders are not preferences
     assert 'class="row row-cols-auto g-3 mb-0 order-stats"' in html
     assert f'href="/orders/{Order.objects.get(external_id="100").pk}/"' in html
+
+
+def history_rows(html: str) -> list[str]:
+    """The purchase history's table rows as plain text, one string per row."""
+    section = html.split('id="purchase-history"')[1].split("</section>")[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", section, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
+
+
+def test_purchase_history_lines_add_up_to_the_total(client_for, operator_user):
+    customer = factories.make_customer()
+    make_order(
+        customer,
+        "200",
+        items=[
+            ItemInput(
+                name="Чайник", category="Кухня", quantity=Decimal("1"), price=Decimal("2500")
+            ),
+            ItemInput(name="Кружка", quantity=Decimal("2"), price=Decimal("350")),
+        ],
+        discount=Decimal("200"),
+        delivery_cost=Decimal("300"),
+        placed_at=T0,
+    )
+    # The shop's own total differs from its lines (a rounding or a gift card): the difference
+    # is shown, so the lines still add up.
+    make_order(
+        customer,
+        "201",
+        items=[ItemInput(name="Лампа", quantity=Decimal("3"), price=Decimal("10"))],
+        total=Decimal("25"),
+        placed_at=T0 - dt.timedelta(days=1),
+    )
+    # Without items, the subtotal the shop sent stands for them.
+    make_order(
+        customer,
+        "202",
+        subtotal=Decimal("100"),
+        delivery_cost=Decimal("50"),
+        placed_at=T0 - dt.timedelta(days=2),
+    )
+    html = client_for(operator_user).get(f"/customers/{customer.pk}/").content.decode()
+    assert history_rows(html) == [
+        "Product Category Quantity Price Amount",
+        "Чайник Кухня × 1 2500.00 2500.00",
+        "Кружка — × 2 350.00 700.00",
+        "Discount −200.00",
+        "Delivery 300.00",
+        "Total 3300.00 RUB",
+        "Product Category Quantity Price Amount",
+        "Лампа — × 3 10.00 30.00",
+        "Other adjustments −5.00",
+        "Total 25.00 RUB",
+        "Subtotal 100.00",
+        "Delivery 50.00",
+        "Total 150.00 RUB",
+    ]
 
 
 def test_preferences_top_five_by_quantity_in_one_query():
