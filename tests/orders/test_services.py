@@ -16,6 +16,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from clientbase.accounts.choices import Role
+from clientbase.accounts.models import User
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import DomainError
 from clientbase.core.models import AuditEvent
@@ -426,6 +427,24 @@ def test_least_loaded_manager_respects_capacity_opt_out_and_inactive_users():
     ManagerCapacity.objects.update_or_create(user=busy, defaults={"capacity": 1})
     assert manager_pick() is None
     assert push(customer, external_id="nobody").manager is None
+
+
+def test_an_order_goes_only_to_an_active_manager_or_administrator():
+    customer = factories.make_customer()
+    operator = factories.make_user(role=Role.OPERATOR)
+    retired = factories.make_user(role=Role.MANAGER, is_active=False)
+    for wrong in (operator.pk, retired.pk, 10**9):
+        with pytest.raises(ValidationError):
+            push(customer, external_id=f"X{wrong}", manager_id=wrong)
+    assert Order.objects.count() == 0
+    manager = factories.make_user(role=Role.MANAGER)
+    order = push(customer, manager_id=manager.pk)
+    assert order.manager_id == manager.pk
+    # The manager leaves; pushes that keep the order's manager still go through.
+    User.objects.filter(pk=manager.pk).update(is_active=False)
+    push(customer, manager_id=manager.pk, total=Decimal("5"))
+    order.refresh_from_db()
+    assert (order.manager_id, order.total) == (manager.pk, Decimal("5.00"))
 
 
 def test_orders_reassign():

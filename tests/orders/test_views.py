@@ -299,6 +299,92 @@ def test_all_orders_filters_by_status_and_manager(client_for, users_by_role):
     assert "ONE" in html and "THREE" not in html
 
 
+def listed(html: str) -> list[str]:
+    """Order numbers in the list's table, in order."""
+    return re.findall(r'<td><a href="/orders/\d+/">([^<]+)</a></td>', html)
+
+
+def test_all_orders_search_by_number_customer_name_and_phone_in_any_format(
+    client_for, operator_user
+):
+    anna = factories.make_customer(
+        last_name="Лебедева", first_name="Анна", phones=["+79161234567"], emails=["anna@mail.ru"]
+    )
+    boris = factories.make_customer(last_name="Орлов", first_name="Борис")
+    make_order(anna, "W-100", placed_at=T0)
+    make_order(anna, "W-101", placed_at=T0 + dt.timedelta(hours=1))
+    make_order(boris, "W-102", placed_at=T0 + dt.timedelta(hours=2))
+    make_order(boris, "79161234567", placed_at=T0 + dt.timedelta(hours=3))  # a number like a phone
+    client = client_for(operator_user)
+    assert listed(client.get("/orders/", {"q": "W-101"}).content.decode()) == ["W-101"]
+    assert listed(client.get("/orders/", {"q": "№ W-100"}).content.decode()) == ["W-100"]
+    assert listed(client.get("/orders/", {"q": "лебедева"}).content.decode()) == [
+        "W-101",
+        "W-100",
+    ]
+    assert listed(client.get("/orders/", {"q": "Орлов Борис"}).content.decode()) == [
+        "79161234567",
+        "W-102",
+    ]
+    for phone in ("8 (916) 123-45-67", "+7 916 123 45 67", "79161234567"):
+        found = listed(client.get("/orders/", {"q": phone}).content.decode())
+        expected = ["W-101", "W-100"] + (["79161234567"] if phone == "79161234567" else [])
+        assert sorted(found) == sorted(expected), phone
+    assert listed(client.get("/orders/", {"q": "anna@mail.ru"}).content.decode()) == [
+        "W-101",
+        "W-100",
+    ]
+    assert listed(client.get("/orders/", {"q": "Никто"}).content.decode()) == []
+    # The search is recorded, without the phone.
+    searches = AuditEvent.objects.filter(action=AuditAction.SEARCH, object_type="orders.order")
+    assert searches.count() == 9
+    assert all("916" not in str(e.extra) for e in searches)
+
+
+def test_all_orders_filter_by_dates_in_the_shops_time_zone(client_for, operator_user, settings):
+    settings.TIME_ZONE = "Europe/Moscow"
+    customer = factories.make_customer()
+    # 23:30 Moscow on 1 March is 20:30 UTC: it belongs to 1 March, not 2 March.
+    make_order(customer, "MAR1", placed_at=dt.datetime(2026, 3, 1, 20, 30, tzinfo=dt.UTC))
+    make_order(customer, "MAR2", placed_at=dt.datetime(2026, 3, 1, 21, 30, tzinfo=dt.UTC))
+    make_order(customer, "MAR5", placed_at=dt.datetime(2026, 3, 5, 9, 0, tzinfo=dt.UTC))
+    client = client_for(operator_user)
+    get = lambda **q: listed(client.get("/orders/", q).content.decode())  # noqa: E731
+    assert get(**{"from": "2026-03-01", "to": "2026-03-01"}) == ["MAR1"]
+    assert get(**{"from": "2026-03-02"}) == ["MAR5", "MAR2"]
+    assert get(to="2026-03-04") == ["MAR2", "MAR1"]
+    assert get(**{"from": "01.03.2026", "to": "02.03.2026"}) == ["MAR2", "MAR1"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"from": "2026-13-01"}, "Placed from: Enter a valid date."),
+        ({"to": "вчера"}, "Placed to: Enter a valid date."),
+        ({"from": "2026-03-05", "to": "2026-03-01"}, "The start date is after the end date."),
+        ({"status": "robot"}, "Status: Select a valid choice. robot is not one of the available"),
+        ({"manager": "999999"}, "Manager: Select a valid choice. 999999 is not one of the"),
+        ({"sort": "price"}, "Sort: Select a valid choice. price is not one of the available"),
+        ({"q": "x" * 101}, "Search: Ensure this value has at most 100 characters (it has 101)."),
+    ],
+)
+def test_an_invalid_filter_is_an_error_not_the_whole_list(client_for, manager_user, query, message):
+    make_order(factories.make_customer(), "SHOWN")
+    client = client_for(manager_user)
+    response = client.get("/orders/", query)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert message in html
+    assert listed(html) == [] and "No orders found." not in html
+    assert "/exports/" not in html and "export_orders" not in html  # never an export link
+    # The list's own table, as htmx asks for it: swapped in (htmx ignores a 400).
+    response = client.get(
+        "/orders/", query, headers={"HX-Request": "true", "HX-Target": "order-table"}
+    )
+    assert response.status_code == 200 and message in response.content.decode()
+    assert listed(response.content.decode()) == []
+
+
 def test_lists_page_by_keyset():
     customer = factories.make_customer()
     for n in range(5):
@@ -372,6 +458,56 @@ def test_manager_capacity_page(client_for, admin_user, users_by_role):
     row.refresh_from_db()
     assert row.capacity == 7
     assert client_for(manager).get("/orders/managers/").status_code == 403
+
+
+def test_managers_page_warns_when_a_manager_is_over_capacity(client_for, admin_user):
+    busy = factories.make_user(role=Role.MANAGER, username="busy")
+    full = factories.make_user(role=Role.MANAGER, username="full")
+    calm = factories.make_user(role=Role.MANAGER, username="calm")
+    customer = factories.make_customer()
+    for n in range(3):
+        make_order(customer, f"B{n}", manager_id=busy.pk)
+    for n in range(2):
+        make_order(customer, f"F{n}", manager_id=full.pk)
+    make_order(customer, "C0", manager_id=calm.pk)
+    ManagerCapacity.objects.create(user=busy, capacity=1)  # lowered after the orders came
+    ManagerCapacity.objects.create(user=full, capacity=2)
+    html = client_for(admin_user).get("/orders/managers/").content.decode()
+    rows = {
+        name: " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", html, re.S)
+        for name in ("busy", "full", "calm")
+        if f">{name}" in row or f" {name}" in row
+    }
+    assert "Over capacity by 2 orders" in rows["busy"]
+    assert "At capacity: gets no new orders" in rows["full"]
+    assert "capacity" not in rows["calm"].replace("Open orders at most", "")
+    assert "1 manager is over capacity" in html
+
+
+def test_an_order_opens_by_its_number_and_ids_keep_working(client_for, operator_user):
+    customer = factories.make_customer()
+    order = make_order(customer, "W-100/7")
+    plain = make_order(customer, "ABC")
+    client = client_for(operator_user)
+    response = client.get("/orders/number/W-100/7/")
+    assert response.status_code == 302 and response["Location"] == f"/orders/{order.pk}/"
+    response = client.get("/orders/ABC/")
+    assert response.status_code == 302 and response["Location"] == f"/orders/{plain.pk}/"
+    assert client.get(f"/orders/{order.pk}/").status_code == 200
+    assert client.get("/orders/number/NOPE/").status_code == 404
+    assert client.get("/orders/NOPE/").status_code == 404
+    # Two sources may use one number: the list shows both.
+    order_upsert(
+        actor=None,
+        data=OrderInput(external_id="ABC", source="marketplace"),
+        customer=customer,
+    )
+    response = client.get("/orders/number/ABC/")
+    assert response.status_code == 302 and response["Location"] == "/orders/?q=ABC"
+    assert listed(client.get(response["Location"]).content.decode()) == ["ABC", "ABC"]
+    # The list links by id, as before.
+    assert f'href="/orders/{plain.pk}/"' in client.get("/orders/").content.decode()
 
 
 # ---------------------------------------------------------------- caller page

@@ -358,7 +358,8 @@ def manager_capacity_set(
     return row
 
 
-def orders_reassign(*, actor: Any, order_ids: Sequence[int], manager_id: int | None) -> int:
+def _check_assignable(manager_id: int | None) -> None:
+    """Orders go to active managers (or administrators) only, never to an operator."""
     if (
         manager_id is not None
         and not User.objects.filter(
@@ -366,6 +367,10 @@ def orders_reassign(*, actor: Any, order_ids: Sequence[int], manager_id: int | N
         ).exists()
     ):
         raise ValidationError({"manager": _("Choose an active manager.")})
+
+
+def orders_reassign(*, actor: Any, order_ids: Sequence[int], manager_id: int | None) -> int:
+    _check_assignable(manager_id)
     with transaction.atomic():
         orders = list(Order.objects.select_for_update().filter(pk__in=order_ids))
         changed = [o for o in orders if o.manager_id != manager_id]
@@ -539,6 +544,8 @@ def order_upsert(
         order.promised_delivery = data.promised_delivery
         order.coupon = data.coupon[:50]
         if data.manager_id is not None:
+            if data.manager_id != order.manager_id:
+                _check_assignable(data.manager_id)
             order.manager_id = data.manager_id
         elif created:
             picked = manager_pick()

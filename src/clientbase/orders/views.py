@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,6 +19,7 @@ from clientbase.accounts.permissions import LOGIN, Perm, requires, user_has
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import DomainError
+from clientbase.customers import selectors as customer_selectors
 from clientbase.orders import selectors, services
 from clientbase.orders.forms import (
     ManagerCapacityForm,
@@ -32,19 +37,48 @@ def _order_url(order_id: int) -> str:
     return reverse("orders:detail", args=[order_id])
 
 
+ORDER_TYPE = "orders.order"
+
+
+def _is_table_request(request: HttpRequest) -> bool:
+    return (
+        bool(getattr(request, "htmx", False)) and request.headers.get("HX-Target") == "order-table"
+    )
+
+
+def _record_search(request: HttpRequest, params: selectors.OrderListParams, found: int) -> None:
+    query = customer_selectors.interpret_query(params.q)
+    if query is None:
+        return
+    extra: dict[str, Any] = {"query_kind": query.kind, "results_on_page": found}
+    # Phones and e-mails are personal data: the log keeps what kind of query it was only.
+    if query.kind not in customer_selectors.CONTACT_KINDS:
+        extra["query"] = query.value
+    audit.record_access(
+        action=AuditAction.SEARCH, actor=request.user, object_type=ORDER_TYPE, extra=extra
+    )
+
+
 def _list_page(request: HttpRequest, form: OrderFilterForm, mine: bool) -> HttpResponse:
+    template = "orders/_list_table.html" if _is_table_request(request) else "orders/list.html"
+    if not form.is_valid():
+        # An invalid filter lists nothing (and offers no export): the whole list instead
+        # would look like the answer. htmx swaps only 2xx answers, so its table request
+        # gets 200 with the errors in the table's place.
+        context = {"form": form, "page": None, "mine": mine, "errors": form.error_messages()}
+        response = render(
+            request, template, context, status=200 if _is_table_request(request) else 400
+        )
+        patch_vary_headers(response, ["HX-Request", "HX-Target"])
+        return response
     params = form.params()
     if mine:
-        params = selectors.OrderListParams(
-            status=params.status, manager=str(request.user.pk), sort=params.sort
-        )
+        params = dataclasses.replace(params, manager=str(request.user.pk))
     page = selectors.order_page(
         params, after=request.GET.get("after", ""), before=request.GET.get("before", "")
     )
+    _record_search(request, params, len(page.rows))
     context = {"form": form, "page": page, "mine": mine}
-    template = "orders/list.html"
-    if getattr(request, "htmx", False) and request.headers.get("HX-Target") == "order-table":
-        template = "orders/_list_table.html"
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
@@ -63,6 +97,19 @@ def order_mine(request: HttpRequest) -> HttpResponse:
     if "status" not in data:
         data["status"] = selectors.OPEN  # a manager's working list: what is still to do
     return _list_page(request, OrderFilterForm(data, with_manager=False), mine=True)
+
+
+@requires(Perm.CUSTOMER_VIEW)
+@require_GET
+def order_by_number(request: HttpRequest, number: str) -> HttpResponse:
+    """/orders/number/<number>/ (and /orders/<number>/ for a number that is not all digits):
+    the order's own page; the list when several sources share the number."""
+    ids = selectors.order_ids_by_number(number)
+    if not ids:
+        raise Http404
+    if len(ids) == 1:
+        return redirect(_order_url(ids[0]))
+    return redirect(f"{reverse('orders:list')}?{urlencode({'q': number})}")
 
 
 @requires(Perm.CUSTOMER_VIEW)
@@ -144,8 +191,17 @@ def manager_list(request: HttpRequest) -> HttpResponse:
             "accepts_orders": capacity.accepts_orders if capacity else True,
             "capacity": capacity.capacity if capacity else services.DEFAULT_CAPACITY,
         }
-        rows.append({"manager": manager, "form": ManagerCapacityForm(initial=initial)})
-    return render(request, "orders/managers.html", {"rows": rows})
+        rows.append(
+            {
+                "manager": manager,
+                "form": ManagerCapacityForm(initial=initial),
+                # Manual assignment ignores capacity, and capacity may be lowered later.
+                "over_by": max(0, manager.open_orders - initial["capacity"]),
+                "at_capacity": manager.open_orders == initial["capacity"],
+            }
+        )
+    over = sum(1 for row in rows if row["over_by"] and row["manager"].is_active)
+    return render(request, "orders/managers.html", {"rows": rows, "over": over})
 
 
 @requires(Perm.STAFF_MANAGE)
