@@ -9,11 +9,13 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from clientbase.accounts.choices import Role
 from clientbase.core.choices import AuditAction
 from clientbase.core.models import AuditEvent
 from clientbase.customers.choices import StopListReason
+from clientbase.customers.models import TimelineEvent
 from clientbase.customers.services import customer_stoplist_add
 from clientbase.orders import selectors
 from clientbase.orders.choices import OrderStatus, PaymentMethod
@@ -543,3 +545,157 @@ def test_caller_page_not_found_offers_to_create(client_for, operator_user, users
         "/customers/new/" not in analyst.get("/orders/caller/?phone=89030000001").content.decode()
     )
     assert AuditEvent.objects.filter(action=AuditAction.VIEW).count() == 0
+
+
+# ---------------------------------------------------------------- an order keyed in by phone
+
+
+def order_post(**fields):
+    """The new-order form as a browser posts it: three item rows, the rest of them empty."""
+    rows = fields.pop("rows", [{"name": "Чайник", "quantity": "1", "price": "2500"}])
+    data = {
+        "items-TOTAL_FORMS": "3",
+        "items-INITIAL_FORMS": "0",
+        "items-MIN_NUM_FORMS": "1",
+        "items-MAX_NUM_FORMS": "200",
+        "payment_method": "cod",
+        "delivery_method": "Курьер",
+        "address": "Москва, ул. Ленина, 1",
+        "delivery_cost": "300",
+        "discount": "",
+        "coupon": "",
+        "promised_delivery": "",
+        "manager": "",
+        "number": "",
+    }
+    for i in range(3):
+        row = rows[i] if i < len(rows) else {}
+        for name in ("name", "sku", "category", "quantity", "price"):
+            data[f"items-{i}-{name}"] = row.get(name, "")
+    data.update(fields)
+    return data
+
+
+def test_an_operator_keys_in_an_order_from_the_card_through_the_service(
+    client_for, operator_user, settings
+):
+    settings.TIME_ZONE = "Europe/Moscow"
+    settings.LANGUAGE_CODE = "ru"  # a Russian operator types 350,50 and 2 500
+    manager = factories.make_user(role=Role.MANAGER)
+    customer = factories.make_customer(city="Москва")
+    client = client_for(operator_user)
+    card = client.get(f"/customers/{customer.pk}/").content.decode()
+    assert f'href="/orders/new/{customer.pk}/"' in card
+    page = client.get(f"/orders/new/{customer.pk}/").content.decode()
+    assert 'value="Москва, ул. Ленина, 1"' in page  # the default address, ready
+    rows = [
+        {"name": "Чайник", "sku": "A-1", "category": "Кухня", "quantity": "1", "price": "2 500"},
+        {"name": "Кружка", "quantity": "2", "price": "350,50"},  # a Russian decimal comma
+    ]
+    response = client.post(
+        f"/orders/new/{customer.pk}/", order_post(rows=rows, discount="100", coupon="ОСЕНЬ")
+    )
+    order = Order.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/orders/{order.pk}/"
+    today = timezone.localdate()
+    assert order.external_id == f"{today:%y%m%d}-001"
+    assert (order.source, order.status, order.customer_id) == ("phone", "new", customer.pk)
+    assert (order.subtotal, order.discount, order.delivery_cost, order.total) == (
+        Decimal("3201.00"),
+        Decimal("100.00"),
+        Decimal("300.00"),
+        Decimal("3401.00"),
+    )
+    assert (order.payment_method, order.delivery_method, order.coupon) == ("cod", "Курьер", "ОСЕНЬ")
+    assert order.manager_id == manager.pk  # the least loaded manager, never the operator
+    assert list(order.items.order_by("id").values_list("name", "sku", "quantity", "price")) == [
+        ("Чайник", "A-1", Decimal("1.000"), Decimal("2500.00")),
+        ("Кружка", "", Decimal("2.000"), Decimal("350.50")),
+    ]
+    event = AuditEvent.objects.get(action=AuditAction.CREATE, object_type="orders.order")
+    assert (event.actor_id, event.object_id) == (operator_user.pk, str(order.pk))
+    history = OrderStatusChange.objects.get(order=order)
+    assert (history.status, history.actor_id) == ("new", operator_user.pk)
+    assert customer.stats.orders_count == 1
+    # The next one of the day takes the next number.
+    client.post(f"/orders/new/{customer.pk}/", order_post())
+    assert set(Order.objects.values_list("external_id", flat=True)) == {
+        f"{today:%y%m%d}-001",
+        f"{today:%y%m%d}-002",
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "field_error"),
+    [
+        ({"rows": []}, "Add at least one item: its name, quantity and price."),
+        (
+            {"rows": [{"name": "Чайник", "quantity": "0", "price": "10"}]},
+            "Ensure this value is greater than or equal to 0.001.",
+        ),
+        ({"rows": [{"name": "Чайник", "quantity": "1", "price": "дорого"}]}, "Enter a number."),
+        ({"rows": [{"quantity": "1", "price": "10"}]}, "This field is required."),
+        ({"delivery_cost": "-5"}, "Ensure this value is greater than or equal to 0."),
+        (
+            {"payment_method": "barter"},
+            "Select a valid choice. barter is not one of the available choices.",
+        ),
+        ({"promised_delivery": "завтра"}, "Enter a valid date."),
+    ],
+)
+def test_bad_input_keeps_what_was_typed_and_creates_nothing(
+    client_for, operator_user, fields, field_error
+):
+    customer = factories.make_customer()
+    client = client_for(operator_user)
+    before = (AuditEvent.objects.count(), TimelineEvent.objects.count())
+    response = client.post(f"/orders/new/{customer.pk}/", order_post(**fields))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert field_error in html
+    assert 'value="Курьер"' in html  # nothing typed is lost
+    assert Order.objects.count() == 0
+    assert (AuditEvent.objects.count(), TimelineEvent.objects.count()) == before
+
+
+def test_service_rules_show_on_the_form(client_for, operator_user):
+    customer = factories.make_customer()
+    make_order(customer, "ЗАНЯТ", source="phone")
+    stoplisted = factories.make_customer()
+    stoplist(stoplisted)
+    client = client_for(operator_user)
+    response = client.post(f"/orders/new/{customer.pk}/", order_post(number="ЗАНЯТ"))
+    assert response.status_code == 400
+    assert "An order with the number ЗАНЯТ already exists." in response.content.decode()
+    assert Order.objects.get(external_id="ЗАНЯТ").items.count() == 0  # not overwritten
+    response = client.post(f"/orders/new/{stoplisted.pk}/", order_post(payment_method="cod"))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "refused cash-on-delivery parcels and is on the stop-list" in html
+    assert "order-stoplist-flag" in html
+    assert not Order.objects.filter(customer=stoplisted).exists()
+
+
+def test_more_rows_keeps_the_typed_rows(client_for, operator_user):
+    customer = factories.make_customer()
+    rows = [{"name": "Чайник", "quantity": "1", "price": "10"}]
+    response = client_for(operator_user).post(
+        f"/orders/new/{customer.pk}/", order_post(rows=rows, add_rows="1")
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and Order.objects.count() == 0
+    assert 'name="items-TOTAL_FORMS" value="3"' in html
+    assert 'name="items-0-name" value="Чайник"' in html and "This field is required" not in html
+
+
+def test_who_may_key_in_an_order(client_for, users_by_role):
+    customer = factories.make_customer()
+    for role, user in users_by_role.items():
+        client = client_for(user)
+        allowed = role in (Role.ADMIN, Role.MANAGER, Role.OPERATOR)
+        assert client.get(f"/orders/new/{customer.pk}/").status_code == (200 if allowed else 403)
+        card = client.get(f"/customers/{customer.pk}/").content.decode()
+        assert (f'href="/orders/new/{customer.pk}/"' in card) == allowed
+        caller = client.get("/orders/caller/", {"phone": customer.primary_phone}).content.decode()
+        assert (f'href="/orders/new/{customer.pk}/"' in caller) == allowed
+    assert client_for(users_by_role[Role.ADMIN]).get("/orders/new/999999/").status_code == 404

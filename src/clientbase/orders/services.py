@@ -3,6 +3,7 @@ spread new orders among managers."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -43,6 +44,7 @@ from clientbase.orders.models import (
 )
 
 DEFAULT_CAPACITY = 50
+ORDER_EXISTS = "order_exists"
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
 
@@ -460,12 +462,14 @@ def order_upsert(
     data: OrderInput,
     customer: Customer | None = None,
     customer_ref: CustomerRef | None = None,
+    create_only: bool = False,
 ) -> tuple[Order, bool]:
     """Create the order or update the one with the same source and external id.
 
     Returns (order, created). Everything happens in one transaction: the customer (found or
     created), the order with its items and status history, the customer's statistics, the
-    timeline, the audit row; webhooks go out after commit.
+    timeline, the audit row; webhooks go out after commit. With create_only an existing
+    order with the number is refused (DomainError order_exists) instead of updated.
     """
     external_id = data.external_id.strip()
     if not external_id:
@@ -509,6 +513,11 @@ def order_upsert(
             .first()
         )
         created = existing is None
+        if existing is not None and create_only:
+            raise DomainError(
+                _("An order with the number %(number)s already exists.") % {"number": external_id},
+                code=ORDER_EXISTS,
+            )
         before: dict[str, Any] = {}
         if existing is None:
             _check_payment(customer, data.payment_method)
@@ -593,6 +602,61 @@ def order_upsert(
         elif created:
             _emit_status(order, None)
     return order, created
+
+
+MANUAL_NUMBER_ATTEMPTS = 5
+
+
+def order_number_next() -> str:
+    """The next number for an order keyed in by staff: <yymmdd>-<nnn>, counting the day's.
+
+    Orders keyed in are placed now, so today's orders (a range of the placed_at index) hold
+    every number of today's series.
+    """
+    today = timezone.localdate()
+    prefix = f"{today:%y%m%d}-"
+    start, end = (
+        timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+        for day in (today, today + dt.timedelta(days=1))
+    )
+    taken = Order.objects.filter(
+        source=OrderSource.PHONE, placed_at__gte=start, placed_at__lt=end
+    ).values_list("external_id", flat=True)
+    suffixes = (n[len(prefix) :] for n in taken if n.startswith(prefix))
+    last = max((int(n) for n in suffixes if n.isdigit()), default=0)
+    return f"{prefix}{last + 1:03d}"
+
+
+def order_create(*, actor: Any, customer: Customer, data: OrderInput) -> Order:
+    """An order keyed in by staff (taken by phone), through order_upsert like the shop's.
+
+    Without a number it gets the next of the day; two operators saving at the same moment
+    collide on the unique number and the later one takes the next. A number typed by hand that
+    is taken is refused (order_exists), never an update of someone else's order.
+    """
+    typed = data.external_id.strip()
+    for _attempt in range(MANUAL_NUMBER_ATTEMPTS):
+        number = typed or order_number_next()
+        try:
+            order, _created = order_upsert(
+                actor=actor,
+                data=dataclasses.replace(data, external_id=number, source=OrderSource.PHONE),
+                customer=customer,
+                create_only=True,
+            )
+        except IntegrityError:
+            if typed:
+                raise DomainError(
+                    _("An order with the number %(number)s already exists.") % {"number": typed},
+                    code=ORDER_EXISTS,
+                ) from None
+            continue
+        except DomainError as exc:
+            if exc.code == ORDER_EXISTS and not typed:
+                continue
+            raise
+        return order
+    raise DomainError(_("Could not number the order; save it again."), code=ORDER_EXISTS)
 
 
 def _emit_status(order: Order, previous: str | None) -> None:

@@ -1,4 +1,5 @@
-"""Web UI of the orders app: order lists, the order page, manager capacity, the caller page."""
+"""Web UI of the orders app: order lists, the order page, keying in an order, manager capacity,
+the caller page."""
 
 from __future__ import annotations
 
@@ -13,17 +14,22 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clientbase.accounts.permissions import LOGIN, Perm, requires, user_has
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import DomainError
 from clientbase.customers import selectors as customer_selectors
+from clientbase.customers.models import Customer
 from clientbase.orders import selectors, services
 from clientbase.orders.forms import (
+    ITEMS_PREFIX,
+    MAX_ITEMS,
     ManagerCapacityForm,
+    OrderCreateForm,
     OrderFilterForm,
+    OrderItemFormSet,
     OrderReassignForm,
     OrderStatusForm,
 )
@@ -110,6 +116,76 @@ def order_by_number(request: HttpRequest, number: str) -> HttpResponse:
     if len(ids) == 1:
         return redirect(_order_url(ids[0]))
     return redirect(f"{reverse('orders:list')}?{urlencode({'q': number})}")
+
+
+ITEM_FIELDS = ("name", "sku", "category", "quantity", "price")
+# Service errors by field -> the form field that shows them (the rest go above the form).
+SERVICE_FIELDS = {"external_id": "number", "manager": "manager", "discount": "discount"}
+
+
+def _typed_rows(data: Any) -> list[dict[str, str]]:
+    """The item rows a posted form holds that have anything typed in them."""
+    try:
+        total = min(int(data.get(f"{ITEMS_PREFIX}-TOTAL_FORMS", 0)), MAX_ITEMS)
+    except ValueError:
+        total = 0
+    rows = [
+        {name: data.get(f"{ITEMS_PREFIX}-{i}-{name}", "").strip() for name in ITEM_FIELDS}
+        for i in range(total)
+    ]
+    return [row for row in rows if any(row.values())]
+
+
+def _report_on_form(form: OrderCreateForm, exc: ValidationError | DomainError) -> None:
+    if isinstance(exc, DomainError):
+        field = "number" if exc.code == services.ORDER_EXISTS else None
+        form.add_error(field, exc.message)
+        return
+    for name, errors in exc.message_dict.items():
+        form.add_error(SERVICE_FIELDS.get(name), errors)
+
+
+# Keying in an order by phone is handling orders, like changing their status: the same
+# permission (see docs/permissions.md).
+@requires(Perm.CUSTOMER_CHANGE)
+@require_http_methods(["GET", "POST"])
+def order_new(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """An order taken by phone for a customer: items, delivery, payment -> order_create."""
+    customer = Customer.objects.filter(pk=customer_id).prefetch_related("addresses").first()
+    if customer is None:
+        raise Http404
+    if request.method == "POST" and "add_rows" not in request.POST:
+        form = OrderCreateForm(request.POST)
+        items = OrderItemFormSet(request.POST, prefix=ITEMS_PREFIX)
+        if form.is_valid() and items.is_valid():
+            data = form.to_input([row.to_input() for row in items if row.has_changed()])
+            try:
+                order = services.order_create(actor=request.user, customer=customer, data=data)
+            except (ValidationError, DomainError) as exc:
+                _report_on_form(form, exc)
+            else:
+                messages.success(
+                    request, _("Order %(number)s created.") % {"number": order.external_id}
+                )
+                return redirect(_order_url(order.pk))
+        status = 400
+    elif request.method == "POST":
+        # "More rows": the same form again with what was typed and two empty rows more.
+        form = OrderCreateForm(initial=request.POST.dict())
+        items = OrderItemFormSet(initial=_typed_rows(request.POST), prefix=ITEMS_PREFIX)
+        status = 200
+    else:
+        default = next((a for a in customer.addresses.all() if a.is_default), None)
+        form = OrderCreateForm(initial={"address": str(default) if default else ""})
+        items = OrderItemFormSet(prefix=ITEMS_PREFIX)
+        status = 200
+    context = {
+        "customer": customer,
+        "form": form,
+        "items": items,
+        "addresses": [str(a) for a in customer.addresses.all()],
+    }
+    return render(request, "orders/new.html", context, status=status)
 
 
 @requires(Perm.CUSTOMER_VIEW)
