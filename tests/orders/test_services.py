@@ -37,6 +37,7 @@ from clientbase.orders.services import (
     OrderInput,
     customer_stats_refresh,
     manager_pick,
+    order_create,
     order_status_set,
     order_upsert,
     orders_reassign,
@@ -657,3 +658,42 @@ def test_stats_do_not_drift_under_concurrent_pushes(audit_purged_after):
             else Decimal("0")
         )
         assert stats.average_order_value == expected
+
+
+# ---------------------------------------------------------------- orders keyed in by staff
+
+
+def test_keyed_in_orders_are_numbered_by_day_past_any_number_taken():
+    customer = factories.make_customer()
+    today = timezone.localdate()
+    # A phone order of today's series placed on another day (an import, a typed number).
+    push(customer, external_id=f"{today:%y%m%d}-001", source="phone", placed_at=T0)
+    push(customer, external_id=f"{today:%y%m%d}-x", source="phone")  # not a counter: ignored
+    operator = factories.make_user(role=Role.OPERATOR)
+    first = order_create(actor=operator, customer=customer, data=OrderInput(external_id=""))
+    second = order_create(actor=operator, customer=customer, data=OrderInput(external_id=" "))
+    assert (first.external_id, second.external_id) == (
+        f"{today:%y%m%d}-002",
+        f"{today:%y%m%d}-003",
+    )
+    assert (first.source, first.status) == ("phone", "new")
+
+
+def test_a_typed_number_in_use_is_refused_and_the_order_untouched():
+    customer = factories.make_customer()
+    taken = push(customer, external_id="77", source="phone", total=Decimal("10"))
+    other = factories.make_customer()
+    events = AuditEvent.objects.count()
+    with pytest.raises(DomainError) as caught:
+        order_create(
+            actor=None,
+            customer=other,
+            data=OrderInput(external_id="77", total=Decimal("99")),
+        )
+    assert caught.value.code == "order_exists"
+    taken.refresh_from_db()
+    assert (taken.customer_id, taken.total) == (customer.pk, Decimal("10.00"))
+    assert AuditEvent.objects.count() == events
+    # The same number from another source is another order: the shop's "77" is not a phone one.
+    push(customer, external_id="78", source="website")
+    assert order_create(actor=None, customer=customer, data=OrderInput(external_id="78")).pk

@@ -635,8 +635,8 @@ def order_create(*, actor: Any, customer: Customer, data: OrderInput) -> Order:
     is taken is refused (order_exists), never an update of someone else's order.
     """
     typed = data.external_id.strip()
+    number = typed or order_number_next()
     for _attempt in range(MANUAL_NUMBER_ATTEMPTS):
-        number = typed or order_number_next()
         try:
             order, _created = order_upsert(
                 actor=actor,
@@ -650,12 +650,14 @@ def order_create(*, actor: Any, customer: Customer, data: OrderInput) -> Order:
                     _("An order with the number %(number)s already exists.") % {"number": typed},
                     code=ORDER_EXISTS,
                 ) from None
-            continue
         except DomainError as exc:
-            if exc.code == ORDER_EXISTS and not typed:
-                continue
-            raise
-        return order
+            if exc.code != ORDER_EXISTS or typed:
+                raise
+        else:
+            return order
+        # Taken meanwhile, or by an order placed on another day: the one after it.
+        stem, _dash, count = number.rpartition("-")
+        number = f"{stem}-{int(count) + 1:03d}"
     raise DomainError(_("Could not number the order; save it again."), code=ORDER_EXISTS)
 
 
