@@ -16,7 +16,7 @@ from clientbase.orders.lifecycle import next_statuses
 from clientbase.orders.services import ItemInput, OrderInput
 
 
-class OrderStatusForm(forms.Form):
+class OrderStatusForm(BootstrapMixin, forms.Form):
     status = forms.ChoiceField(label=_("New status"), choices=OrderStatus.choices)
 
     def __init__(self, *args: Any, current: str | None = None, **kwargs: Any):
@@ -32,7 +32,7 @@ class OrderStatusForm(forms.Form):
             ]
 
 
-class OrderReassignForm(forms.Form):
+class OrderReassignForm(BootstrapMixin, forms.Form):
     manager = forms.ModelChoiceField(
         label=_("Manager"),
         queryset=selectors.assignable_managers(),
