@@ -201,6 +201,7 @@ KWARG_VALUES = {
     "job_id": ("object", "import_job"),
     "key": ("value", "shoe_size"),
     "slug": ("value", "shoe_size"),
+    "number": ("value", "W-1"),  # the order number of the world's order
 }
 
 

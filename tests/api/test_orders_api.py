@@ -93,6 +93,34 @@ def test_cod_refused_for_a_stoplisted_refuser_and_orders_flagged(shop_api, make_
     assert response.json()["customer_stoplisted"] is True
 
 
+def test_a_move_back_in_the_life_cycle_is_422_and_changes_nothing(shop_api):
+    created = shop_api.post("/api/v1/orders/", {**ORDER, "status": "delivered"}).json()
+    history = list(OrderStatusChange.objects.values_list("status", flat=True))
+    for response in (
+        shop_api.post(f"/api/v1/orders/{created['id']}/status/", {"status": "new"}),
+        shop_api.post("/api/v1/orders/", {**ORDER, "status": "shipped", "total": "1.00"}),
+    ):
+        assert response.status_code == 422, response.content
+        assert response.json()["error"]["code"] == "status_transition_not_allowed"
+        assert response.json()["error"]["details"]["allowed"] == ["returned"]
+        assert response.json()["error"]["message"].startswith(
+            "Заказ нельзя перевести из статуса «Доставлен»"
+        )
+    order = Order.objects.get()
+    assert (order.status, order.total) == ("delivered", Decimal("3500.00"))
+    assert list(OrderStatusChange.objects.values_list("status", flat=True)) == history
+    assert CustomerStats.objects.get().revenue == Decimal("3500.00")
+
+
+def test_the_shop_may_report_several_steps_at_once(shop_api):
+    created = shop_api.post("/api/v1/orders/", ORDER).json()
+    response = shop_api.post(f"/api/v1/orders/{created['id']}/status/", {"status": "refused"})
+    assert response.status_code == 200 and response.json()["status"] == "refused"
+    response = shop_api.post("/api/v1/orders/", {**ORDER, "external_id": "2"})
+    response = shop_api.post("/api/v1/orders/", {**ORDER, "external_id": "2", "status": "returned"})
+    assert response.status_code == 200 and response.json()["status"] == "returned"
+
+
 def test_order_reads_and_list_by_customer(full_api, shop_api):
     first = shop_api.post("/api/v1/orders/", ORDER).json()
     shop_api.post(

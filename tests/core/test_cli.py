@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import re
@@ -224,6 +225,30 @@ def test_demo_orders_add_up() -> None:
         assert [h.at for h in history] == sorted(h.at for h in history)
     statuses = set(Order.objects.values_list("status", flat=True))
     assert {"delivered", "cancelled"} <= statuses
+
+
+@pytest.mark.django_db
+def test_demo_orders_go_to_managers_and_follow_the_life_cycle() -> None:
+    from clientbase.orders.lifecycle import NEXT_STATUSES
+
+    _demo(customers=100, orders=400, seed=5)
+
+    roles = dict(
+        Order.objects.filter(manager__isnull=False)
+        .values_list("manager__role")
+        .annotate(n=Count("id"))
+        .values_list("manager__role", "n")
+    )
+    assert set(roles) == {Role.MANAGER} and roles[Role.MANAGER] > 0
+    assert Order.objects.filter(source="phone", manager__isnull=False).exists()
+    steps: dict[int, list[str]] = {}
+    for order_id, status in OrderStatusChange.objects.order_by("order_id", "at", "id").values_list(
+        "order_id", "status"
+    ):
+        steps.setdefault(order_id, []).append(status)
+    for history in steps.values():
+        for current, following in itertools.pairwise(history):
+            assert following in NEXT_STATUSES[current], history
 
 
 @pytest.mark.django_db

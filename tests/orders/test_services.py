@@ -16,13 +16,14 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from clientbase.accounts.choices import Role
+from clientbase.accounts.models import User
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import DomainError
 from clientbase.core.models import AuditEvent
 from clientbase.customers.choices import CustomerStatus, StopListReason, TimelineKind
 from clientbase.customers.models import Customer, TimelineEvent
 from clientbase.customers.services import customer_stoplist_add
-from clientbase.orders.choices import OrderStatus, PaymentMethod
+from clientbase.orders.choices import OPEN_STATUSES, OrderStatus, PaymentMethod
 from clientbase.orders.models import (
     CustomerStats,
     ManagerCapacity,
@@ -36,6 +37,7 @@ from clientbase.orders.services import (
     OrderInput,
     customer_stats_refresh,
     manager_pick,
+    order_create,
     order_status_set,
     order_upsert,
     orders_reassign,
@@ -155,7 +157,9 @@ def test_totals_from_items_and_kept_on_update_without_items_or_subtotal():
     assert (order.subtotal, order.total) == (Decimal("2299.70"), Decimal("2199.70"))
     assert order.items.count() == 2
 
-    push(customer, items=[ItemInput(name="Лампа", price=Decimal("10"))])
+    push(
+        customer, status=OrderStatus.CONFIRMED, items=[ItemInput(name="Лампа", price=Decimal("10"))]
+    )
     order.refresh_from_db()
     assert (order.subtotal, order.total, order.items.count()) == (
         Decimal("10.00"),
@@ -181,6 +185,111 @@ def test_status_history_rows():
     assert TimelineEvent.objects.filter(customer=customer, kind=TimelineKind.ORDER).count() == 4
 
 
+# ---------------------------------------------------------------- life cycle
+
+
+def _unchanged(order: Order) -> tuple[Any, ...]:
+    order.refresh_from_db()
+    return (
+        order.status,
+        order.updated_at,
+        OrderStatusChange.objects.filter(order=order).count(),
+        AuditEvent.objects.filter(object_type=ORDER).count(),
+        TimelineEvent.objects.filter(kind=TimelineKind.ORDER).count(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [
+        ([OrderStatus.CONFIRMED], OrderStatus.NEW),
+        ([OrderStatus.CONFIRMED, OrderStatus.SHIPPED], OrderStatus.CANCELLED),
+        ([OrderStatus.DELIVERED], OrderStatus.NEW),
+        ([OrderStatus.DELIVERED], OrderStatus.SHIPPED),
+        ([OrderStatus.CANCELLED], OrderStatus.CONFIRMED),
+        ([OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.REFUSED], OrderStatus.CANCELLED),
+        ([], OrderStatus.REFUSED),  # refused at delivery of a parcel never shipped
+        ([], OrderStatus.RETURNED),  # returned without being delivered
+    ],
+)
+def test_status_set_refuses_a_move_outside_the_life_cycle(path, refused):
+    customer = factories.make_customer()
+    order = push(customer)
+    for status in path:
+        order_status_set(actor=None, order_id=order.pk, status=status)
+    before = _unchanged(order)
+    stats_before = stats_of(customer).revenue, stats_of(customer).delivered_count
+    with pytest.raises(DomainError) as caught:
+        order_status_set(actor=None, order_id=order.pk, status=refused)
+    assert caught.value.code == "status_transition_not_allowed"
+    current = path[-1] if path else OrderStatus.NEW
+    assert caught.value.details["from"] == current and caught.value.details["to"] == refused
+    assert _unchanged(order) == before
+    assert (stats_of(customer).revenue, stats_of(customer).delivered_count) == stats_before
+
+
+def test_the_whole_life_cycle_one_step_at_a_time():
+    order = push(factories.make_customer())
+    for status in ("paid", "confirmed", "shipped", "delivered", "returned"):
+        order_status_set(actor=None, order_id=order.pk, status=status)
+    history = list(OrderStatusChange.objects.filter(order=order).values_list("status", flat=True))
+    assert history == ["new", "paid", "confirmed", "shipped", "delivered", "returned"]
+
+
+def test_the_message_names_the_statuses_and_what_is_allowed():
+    order = push(factories.make_customer(), status=OrderStatus.DELIVERED)
+    with pytest.raises(DomainError) as caught:
+        order_status_set(actor=None, order_id=order.pk, status=OrderStatus.NEW)
+    assert caught.value.message == (
+        "Заказ нельзя перевести из статуса «Доставлен» в «Новый»; из статуса «Доставлен» "
+        "можно перевести в: «Возвращён»."
+    )
+    assert caught.value.details == {"from": "delivered", "to": "new", "allowed": ["returned"]}
+    order_status_set(actor=None, order_id=order.pk, status=OrderStatus.RETURNED)
+    with pytest.raises(DomainError) as caught:
+        order_status_set(actor=None, order_id=order.pk, status=OrderStatus.DELIVERED)
+    assert caught.value.message == (
+        "Заказ в статусе «Возвращён»: это окончательный статус, перевести в «Доставлен» нельзя."
+    )
+
+
+def test_staff_move_one_step_but_the_shop_may_report_several():
+    customer = factories.make_customer()
+    order = push(customer)
+    with pytest.raises(DomainError):
+        order_status_set(actor=None, order_id=order.pk, status=OrderStatus.REFUSED)
+    # The shop's API reports what happened since its last push: shipped and refused.
+    order_status_set(actor=None, order_id=order.pk, status=OrderStatus.REFUSED, skip_steps=True)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REFUSED
+    with pytest.raises(DomainError):
+        order_status_set(actor=None, order_id=order.pk, status=OrderStatus.NEW, skip_steps=True)
+
+
+def test_upsert_accepts_any_status_for_a_new_order_and_only_forward_moves_after():
+    customer = factories.make_customer()
+    old = push(customer, external_id="OLD", status=OrderStatus.RETURNED)  # a past order
+    assert old.status == OrderStatus.RETURNED
+    order = push(customer, status=OrderStatus.NEW, total=Decimal("10"))
+    push(customer, status=OrderStatus.DELIVERED, total=Decimal("10"))  # skipped steps: fine
+    before = _unchanged(order)
+    items_before = list(order.items.values_list("name", flat=True))
+    with pytest.raises(DomainError) as caught:
+        push(
+            customer,
+            status=OrderStatus.NEW,
+            total=Decimal("99"),
+            items=[ItemInput(name="Другое")],
+        )
+    assert caught.value.code == "status_transition_not_allowed"
+    assert _unchanged(order) == before
+    assert (order.total, list(order.items.values_list("name", flat=True))) == (
+        Decimal("10.00"),
+        items_before,
+    )
+    assert stats_of(customer).revenue == Decimal("10.00")
+
+
 # ---------------------------------------------------------------- statistics
 
 
@@ -201,6 +310,7 @@ def test_stats_exact_after_create_status_changes_and_moving_an_order():
 
     order_status_set(actor=None, order_id=first.pk, status=OrderStatus.DELIVERED)
     refused_at = T0 + dt.timedelta(days=5)
+    order_status_set(actor=None, order_id=second.pk, status=OrderStatus.SHIPPED)
     order_status_set(actor=None, order_id=second.pk, status=OrderStatus.REFUSED, at=refused_at)
     push(alice, external_id="3", total=Decimal("300"), status=OrderStatus.DELIVERED, placed_at=T0)
     stats = stats_of(alice)
@@ -318,6 +428,24 @@ def test_least_loaded_manager_respects_capacity_opt_out_and_inactive_users():
     ManagerCapacity.objects.update_or_create(user=busy, defaults={"capacity": 1})
     assert manager_pick() is None
     assert push(customer, external_id="nobody").manager is None
+
+
+def test_an_order_goes_only_to_an_active_manager_or_administrator():
+    customer = factories.make_customer()
+    operator = factories.make_user(role=Role.OPERATOR)
+    retired = factories.make_user(role=Role.MANAGER, is_active=False)
+    for wrong in (operator.pk, retired.pk, 10**9):
+        with pytest.raises(ValidationError):
+            push(customer, external_id=f"X{wrong}", manager_id=wrong)
+    assert Order.objects.count() == 0
+    manager = factories.make_user(role=Role.MANAGER)
+    order = push(customer, manager_id=manager.pk)
+    assert order.manager_id == manager.pk
+    # The manager leaves; pushes that keep the order's manager still go through.
+    User.objects.filter(pk=manager.pk).update(is_active=False)
+    push(customer, manager_id=manager.pk, total=Decimal("5"))
+    order.refresh_from_db()
+    assert (order.manager_id, order.total) == (manager.pk, Decimal("5.00"))
 
 
 def test_orders_reassign():
@@ -474,11 +602,22 @@ def test_stats_do_not_drift_under_concurrent_pushes(audit_purged_after):
                     ),
                     customer_ref=ref,
                 )
-                for status in rng.sample(
-                    [OrderStatus.DELIVERED, OrderStatus.REFUSED, OrderStatus.CONFIRMED],
-                    k=rng.randrange(3),
-                ):
+                # A random walk along the life cycle: a refusal or a delivery, or still open.
+                walk = (
+                    rng.choice([[], [OrderStatus.RETURNED]])
+                    if order.status == OrderStatus.DELIVERED
+                    else rng.choice(
+                        [
+                            [],
+                            [OrderStatus.CONFIRMED],
+                            [OrderStatus.SHIPPED, OrderStatus.REFUSED],
+                            [OrderStatus.CONFIRMED, OrderStatus.DELIVERED],
+                        ]
+                    )
+                )
+                for status in walk:
                     order_status_set(actor=None, order_id=order.pk, status=status)
+                current = walk[-1] if walk else order.status
                 if n % 3 == 0:
                     # Re-push with a new total: the update path under load.
                     order_upsert(
@@ -488,7 +627,10 @@ def test_stats_do_not_drift_under_concurrent_pushes(audit_purged_after):
                             total=Decimal(rng.randrange(100, 10_000)) / 100,
                             payment_method=order.payment_method,
                             placed_at=order.placed_at,
-                            status=OrderStatus.DELIVERED,
+                            # Delivered now, unless already past delivery or refused.
+                            status=OrderStatus.DELIVERED
+                            if current in (*OPEN_STATUSES, OrderStatus.DELIVERED)
+                            else current,
                         ),
                         customer_ref=CustomerRef(phone=phone),
                     )
@@ -516,3 +658,42 @@ def test_stats_do_not_drift_under_concurrent_pushes(audit_purged_after):
             else Decimal("0")
         )
         assert stats.average_order_value == expected
+
+
+# ---------------------------------------------------------------- orders keyed in by staff
+
+
+def test_keyed_in_orders_are_numbered_by_day_past_any_number_taken():
+    customer = factories.make_customer()
+    today = timezone.localdate()
+    # A phone order of today's series placed on another day (an import, a typed number).
+    push(customer, external_id=f"{today:%y%m%d}-001", source="phone", placed_at=T0)
+    push(customer, external_id=f"{today:%y%m%d}-x", source="phone")  # not a counter: ignored
+    operator = factories.make_user(role=Role.OPERATOR)
+    first = order_create(actor=operator, customer=customer, data=OrderInput(external_id=""))
+    second = order_create(actor=operator, customer=customer, data=OrderInput(external_id=" "))
+    assert (first.external_id, second.external_id) == (
+        f"{today:%y%m%d}-002",
+        f"{today:%y%m%d}-003",
+    )
+    assert (first.source, first.status) == ("phone", "new")
+
+
+def test_a_typed_number_in_use_is_refused_and_the_order_untouched():
+    customer = factories.make_customer()
+    taken = push(customer, external_id="77", source="phone", total=Decimal("10"))
+    other = factories.make_customer()
+    events = AuditEvent.objects.count()
+    with pytest.raises(DomainError) as caught:
+        order_create(
+            actor=None,
+            customer=other,
+            data=OrderInput(external_id="77", total=Decimal("99")),
+        )
+    assert caught.value.code == "order_exists"
+    taken.refresh_from_db()
+    assert (taken.customer_id, taken.total) == (customer.pk, Decimal("10.00"))
+    assert AuditEvent.objects.count() == events
+    # The same number from another source is another order: the shop's "77" is not a phone one.
+    push(customer, external_id="78", source="website")
+    assert order_create(actor=None, customer=customer, data=OrderInput(external_id="78")).pk

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from clientbase.accounts.choices import Role
 from clientbase.core.choices import AuditAction
 from clientbase.core.models import AuditEvent
 from clientbase.customers.choices import StopListReason
+from clientbase.customers.models import TimelineEvent
 from clientbase.customers.services import customer_stoplist_add
 from clientbase.orders import selectors
 from clientbase.orders.choices import OrderStatus, PaymentMethod
@@ -20,6 +24,8 @@ from clientbase.orders.services import ItemInput, OrderInput, order_upsert
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -71,6 +77,63 @@ def test_card_shows_history_with_items_stats_and_preferences(client_for, operato
     assert "Меха ·" not in html  # cancelled orders are not preferences
     assert 'class="row row-cols-auto g-3 mb-0 order-stats"' in html
     assert f'href="/orders/{Order.objects.get(external_id="100").pk}/"' in html
+
+
+def history_rows(html: str) -> list[str]:
+    """The purchase history's table rows as plain text, one string per row."""
+    section = html.split('id="purchase-history"')[1].split("</section>")[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", section, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
+
+
+def test_purchase_history_lines_add_up_to_the_total(client_for, operator_user):
+    customer = factories.make_customer()
+    make_order(
+        customer,
+        "200",
+        items=[
+            ItemInput(
+                name="Чайник", category="Кухня", quantity=Decimal("1"), price=Decimal("2500")
+            ),
+            ItemInput(name="Кружка", quantity=Decimal("2"), price=Decimal("350")),
+        ],
+        discount=Decimal("200"),
+        delivery_cost=Decimal("300"),
+        placed_at=T0,
+    )
+    # The shop's own total differs from its lines (a rounding or a gift card): the difference
+    # is shown, so the lines still add up.
+    make_order(
+        customer,
+        "201",
+        items=[ItemInput(name="Лампа", quantity=Decimal("3"), price=Decimal("10"))],
+        total=Decimal("25"),
+        placed_at=T0 - dt.timedelta(days=1),
+    )
+    # Without items, the subtotal the shop sent stands for them.
+    make_order(
+        customer,
+        "202",
+        subtotal=Decimal("100"),
+        delivery_cost=Decimal("50"),
+        placed_at=T0 - dt.timedelta(days=2),
+    )
+    html = client_for(operator_user).get(f"/customers/{customer.pk}/").content.decode()
+    assert history_rows(html) == [
+        "Product Category Quantity Price Amount",
+        "Чайник Кухня × 1 2500.00 2500.00",
+        "Кружка — × 2 350.00 700.00",
+        "Discount −200.00",
+        "Delivery 300.00",
+        "Total 3300.00 RUB",
+        "Product Category Quantity Price Amount",
+        "Лампа — × 3 10.00 30.00",
+        "Other adjustments −5.00",
+        "Total 25.00 RUB",
+        "Subtotal 100.00",
+        "Delivery 50.00",
+        "Total 150.00 RUB",
+    ]
 
 
 def test_preferences_top_five_by_quantity_in_one_query():
@@ -153,6 +216,32 @@ def test_status_change_through_the_page(client_for, operator_user, users_by_role
     assert order.status == "shipped" and history.count() == 2
 
 
+def test_the_page_offers_only_the_next_statuses_and_refuses_others(client_for, operator_user):
+    order = make_order(factories.make_customer())
+    client = client_for(operator_user)
+    html = client.get(f"/orders/{order.pk}/").content.decode()
+    offered = re.findall(
+        r'<option value="(\w+)"', html.split('name="status"')[1].split("</select>")[0]
+    )
+    assert offered == ["confirmed", "paid", "shipped", "delivered", "cancelled"]
+    client.post(f"/orders/{order.pk}/status/", {"status": "delivered"}, follow=True)
+    history = OrderStatusChange.objects.filter(order=order)
+    assert history.count() == 2
+    # A stale page posts a status that is no longer allowed: a clear message, nothing changes.
+    response = client.post(f"/orders/{order.pk}/status/", {"status": "new"}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == [
+        "An order cannot go from «Delivered» to «New»; from «Delivered» it can become: «Returned»."
+    ]
+    order.refresh_from_db()
+    assert order.status == "delivered" and history.count() == 2
+    client.post(f"/orders/{order.pk}/status/", {"status": "returned"})
+    html = client.get(f"/orders/{order.pk}/").content.decode()
+    assert (
+        "Change status" not in html
+        and "A final status: the order does not change any more." in html
+    )
+
+
 def test_reassignment_through_the_page(client_for, users_by_role):
     manager = users_by_role[Role.MANAGER]
     order = make_order(factories.make_customer(), manager_id=manager.pk)
@@ -210,6 +299,92 @@ def test_all_orders_filters_by_status_and_manager(client_for, users_by_role):
     assert "THREE" in html and "ONE" not in html
     html = client.get(f"/orders/?manager={me.pk}").content.decode()
     assert "ONE" in html and "THREE" not in html
+
+
+def listed(html: str) -> list[str]:
+    """Order numbers in the list's table, in order."""
+    return re.findall(r'<td><a href="/orders/\d+/">([^<]+)</a></td>', html)
+
+
+def test_all_orders_search_by_number_customer_name_and_phone_in_any_format(
+    client_for, operator_user
+):
+    anna = factories.make_customer(
+        last_name="Лебедева", first_name="Анна", phones=["+79161234567"], emails=["anna@mail.ru"]
+    )
+    boris = factories.make_customer(last_name="Орлов", first_name="Борис")
+    make_order(anna, "W-100", placed_at=T0)
+    make_order(anna, "W-101", placed_at=T0 + dt.timedelta(hours=1))
+    make_order(boris, "W-102", placed_at=T0 + dt.timedelta(hours=2))
+    make_order(boris, "79161234567", placed_at=T0 + dt.timedelta(hours=3))  # a number like a phone
+    client = client_for(operator_user)
+    assert listed(client.get("/orders/", {"q": "W-101"}).content.decode()) == ["W-101"]
+    assert listed(client.get("/orders/", {"q": "№ W-100"}).content.decode()) == ["W-100"]
+    assert listed(client.get("/orders/", {"q": "лебедева"}).content.decode()) == [
+        "W-101",
+        "W-100",
+    ]
+    assert listed(client.get("/orders/", {"q": "Орлов Борис"}).content.decode()) == [
+        "79161234567",
+        "W-102",
+    ]
+    for phone in ("8 (916) 123-45-67", "+7 916 123 45 67", "79161234567"):
+        found = listed(client.get("/orders/", {"q": phone}).content.decode())
+        expected = ["W-101", "W-100"] + (["79161234567"] if phone == "79161234567" else [])
+        assert sorted(found) == sorted(expected), phone
+    assert listed(client.get("/orders/", {"q": "anna@mail.ru"}).content.decode()) == [
+        "W-101",
+        "W-100",
+    ]
+    assert listed(client.get("/orders/", {"q": "Никто"}).content.decode()) == []
+    # The search is recorded, without the phone.
+    searches = AuditEvent.objects.filter(action=AuditAction.SEARCH, object_type="orders.order")
+    assert searches.count() == 9
+    assert all("916" not in str(e.extra) for e in searches)
+
+
+def test_all_orders_filter_by_dates_in_the_shops_time_zone(client_for, operator_user, settings):
+    settings.TIME_ZONE = "Europe/Moscow"
+    customer = factories.make_customer()
+    # 23:30 Moscow on 1 March is 20:30 UTC: it belongs to 1 March, not 2 March.
+    make_order(customer, "MAR1", placed_at=dt.datetime(2026, 3, 1, 20, 30, tzinfo=dt.UTC))
+    make_order(customer, "MAR2", placed_at=dt.datetime(2026, 3, 1, 21, 30, tzinfo=dt.UTC))
+    make_order(customer, "MAR5", placed_at=dt.datetime(2026, 3, 5, 9, 0, tzinfo=dt.UTC))
+    client = client_for(operator_user)
+    get = lambda **q: listed(client.get("/orders/", q).content.decode())  # noqa: E731
+    assert get(**{"from": "2026-03-01", "to": "2026-03-01"}) == ["MAR1"]
+    assert get(**{"from": "2026-03-02"}) == ["MAR5", "MAR2"]
+    assert get(to="2026-03-04") == ["MAR2", "MAR1"]
+    assert get(**{"from": "01.03.2026", "to": "02.03.2026"}) == ["MAR2", "MAR1"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"from": "2026-13-01"}, "Placed from: Enter a valid date."),
+        ({"to": "вчера"}, "Placed to: Enter a valid date."),
+        ({"from": "2026-03-05", "to": "2026-03-01"}, "The start date is after the end date."),
+        ({"status": "robot"}, "Status: Select a valid choice. robot is not one of the available"),
+        ({"manager": "999999"}, "Manager: Select a valid choice. 999999 is not one of the"),
+        ({"sort": "price"}, "Sort: Select a valid choice. price is not one of the available"),
+        ({"q": "x" * 101}, "Search: Ensure this value has at most 100 characters (it has 101)."),
+    ],
+)
+def test_an_invalid_filter_is_an_error_not_the_whole_list(client_for, manager_user, query, message):
+    make_order(factories.make_customer(), "SHOWN")
+    client = client_for(manager_user)
+    response = client.get("/orders/", query)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert message in html
+    assert listed(html) == [] and "No orders found." not in html
+    assert "/exports/" not in html and "export_orders" not in html  # never an export link
+    # The list's own table, as htmx asks for it: swapped in (htmx ignores a 400).
+    response = client.get(
+        "/orders/", query, headers={"HX-Request": "true", "HX-Target": "order-table"}
+    )
+    assert response.status_code == 200 and message in response.content.decode()
+    assert listed(response.content.decode()) == []
 
 
 def test_lists_page_by_keyset():
@@ -287,6 +462,56 @@ def test_manager_capacity_page(client_for, admin_user, users_by_role):
     assert client_for(manager).get("/orders/managers/").status_code == 403
 
 
+def test_managers_page_warns_when_a_manager_is_over_capacity(client_for, admin_user):
+    busy = factories.make_user(role=Role.MANAGER, username="busy")
+    full = factories.make_user(role=Role.MANAGER, username="full")
+    calm = factories.make_user(role=Role.MANAGER, username="calm")
+    customer = factories.make_customer()
+    for n in range(3):
+        make_order(customer, f"B{n}", manager_id=busy.pk)
+    for n in range(2):
+        make_order(customer, f"F{n}", manager_id=full.pk)
+    make_order(customer, "C0", manager_id=calm.pk)
+    ManagerCapacity.objects.create(user=busy, capacity=1)  # lowered after the orders came
+    ManagerCapacity.objects.create(user=full, capacity=2)
+    html = client_for(admin_user).get("/orders/managers/").content.decode()
+    rows = {
+        name: " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", html, re.S)
+        for name in ("busy", "full", "calm")
+        if f">{name}" in row or f" {name}" in row
+    }
+    assert "Over capacity by 2 orders" in rows["busy"]
+    assert "At capacity: gets no new orders" in rows["full"]
+    assert "capacity" not in rows["calm"].replace("Open orders at most", "")
+    assert "1 manager is over capacity" in html
+
+
+def test_an_order_opens_by_its_number_and_ids_keep_working(client_for, operator_user):
+    customer = factories.make_customer()
+    order = make_order(customer, "W-100/7")
+    plain = make_order(customer, "ABC")
+    client = client_for(operator_user)
+    response = client.get("/orders/number/W-100/7/")
+    assert response.status_code == 302 and response["Location"] == f"/orders/{order.pk}/"
+    response = client.get("/orders/ABC/")
+    assert response.status_code == 302 and response["Location"] == f"/orders/{plain.pk}/"
+    assert client.get(f"/orders/{order.pk}/").status_code == 200
+    assert client.get("/orders/number/NOPE/").status_code == 404
+    assert client.get("/orders/NOPE/").status_code == 404
+    # Two sources may use one number: the list shows both.
+    order_upsert(
+        actor=None,
+        data=OrderInput(external_id="ABC", source="marketplace"),
+        customer=customer,
+    )
+    response = client.get("/orders/number/ABC/")
+    assert response.status_code == 302 and response["Location"] == "/orders/?q=ABC"
+    assert listed(client.get(response["Location"]).content.decode()) == ["ABC", "ABC"]
+    # The list links by id, as before.
+    assert f'href="/orders/{plain.pk}/"' in client.get("/orders/").content.decode()
+
+
 # ---------------------------------------------------------------- caller page
 
 
@@ -320,3 +545,157 @@ def test_caller_page_not_found_offers_to_create(client_for, operator_user, users
         "/customers/new/" not in analyst.get("/orders/caller/?phone=89030000001").content.decode()
     )
     assert AuditEvent.objects.filter(action=AuditAction.VIEW).count() == 0
+
+
+# ---------------------------------------------------------------- an order keyed in by phone
+
+
+def order_post(**fields):
+    """The new-order form as a browser posts it: three item rows, the rest of them empty."""
+    rows = fields.pop("rows", [{"name": "Чайник", "quantity": "1", "price": "2500"}])
+    data = {
+        "items-TOTAL_FORMS": "3",
+        "items-INITIAL_FORMS": "0",
+        "items-MIN_NUM_FORMS": "1",
+        "items-MAX_NUM_FORMS": "200",
+        "payment_method": "cod",
+        "delivery_method": "Курьер",
+        "address": "Москва, ул. Ленина, 1",
+        "delivery_cost": "300",
+        "discount": "",
+        "coupon": "",
+        "promised_delivery": "",
+        "manager": "",
+        "number": "",
+    }
+    for i in range(3):
+        row = rows[i] if i < len(rows) else {}
+        for name in ("name", "sku", "category", "quantity", "price"):
+            data[f"items-{i}-{name}"] = row.get(name, "")
+    data.update(fields)
+    return data
+
+
+def test_an_operator_keys_in_an_order_from_the_card_through_the_service(
+    client_for, operator_user, settings
+):
+    settings.TIME_ZONE = "Europe/Moscow"
+    settings.LANGUAGE_CODE = "ru"  # a Russian operator types 350,50 and 2 500
+    manager = factories.make_user(role=Role.MANAGER)
+    customer = factories.make_customer(city="Москва")
+    client = client_for(operator_user)
+    card = client.get(f"/customers/{customer.pk}/").content.decode()
+    assert f'href="/orders/new/{customer.pk}/"' in card
+    page = client.get(f"/orders/new/{customer.pk}/").content.decode()
+    assert 'value="Москва, ул. Ленина, 1"' in page  # the default address, ready
+    rows = [
+        {"name": "Чайник", "sku": "A-1", "category": "Кухня", "quantity": "1", "price": "2 500"},
+        {"name": "Кружка", "quantity": "2", "price": "350,50"},  # a Russian decimal comma
+    ]
+    response = client.post(
+        f"/orders/new/{customer.pk}/", order_post(rows=rows, discount="100", coupon="ОСЕНЬ")
+    )
+    order = Order.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/orders/{order.pk}/"
+    today = timezone.localdate()
+    assert order.external_id == f"{today:%y%m%d}-001"
+    assert (order.source, order.status, order.customer_id) == ("phone", "new", customer.pk)
+    assert (order.subtotal, order.discount, order.delivery_cost, order.total) == (
+        Decimal("3201.00"),
+        Decimal("100.00"),
+        Decimal("300.00"),
+        Decimal("3401.00"),
+    )
+    assert (order.payment_method, order.delivery_method, order.coupon) == ("cod", "Курьер", "ОСЕНЬ")
+    assert order.manager_id == manager.pk  # the least loaded manager, never the operator
+    assert list(order.items.order_by("id").values_list("name", "sku", "quantity", "price")) == [
+        ("Чайник", "A-1", Decimal("1.000"), Decimal("2500.00")),
+        ("Кружка", "", Decimal("2.000"), Decimal("350.50")),
+    ]
+    event = AuditEvent.objects.get(action=AuditAction.CREATE, object_type="orders.order")
+    assert (event.actor_id, event.object_id) == (operator_user.pk, str(order.pk))
+    history = OrderStatusChange.objects.get(order=order)
+    assert (history.status, history.actor_id) == ("new", operator_user.pk)
+    assert customer.stats.orders_count == 1
+    # The next one of the day takes the next number.
+    client.post(f"/orders/new/{customer.pk}/", order_post())
+    assert set(Order.objects.values_list("external_id", flat=True)) == {
+        f"{today:%y%m%d}-001",
+        f"{today:%y%m%d}-002",
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "field_error"),
+    [
+        ({"rows": []}, "Add at least one item: its name, quantity and price."),
+        (
+            {"rows": [{"name": "Чайник", "quantity": "0", "price": "10"}]},
+            "Ensure this value is greater than or equal to 0.001.",
+        ),
+        ({"rows": [{"name": "Чайник", "quantity": "1", "price": "дорого"}]}, "Enter a number."),
+        ({"rows": [{"quantity": "1", "price": "10"}]}, "This field is required."),
+        ({"delivery_cost": "-5"}, "Ensure this value is greater than or equal to 0."),
+        (
+            {"payment_method": "barter"},
+            "Select a valid choice. barter is not one of the available choices.",
+        ),
+        ({"promised_delivery": "завтра"}, "Enter a valid date."),
+    ],
+)
+def test_bad_input_keeps_what_was_typed_and_creates_nothing(
+    client_for, operator_user, fields, field_error
+):
+    customer = factories.make_customer()
+    client = client_for(operator_user)
+    before = (AuditEvent.objects.count(), TimelineEvent.objects.count())
+    response = client.post(f"/orders/new/{customer.pk}/", order_post(**fields))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert field_error in html
+    assert 'value="Курьер"' in html  # nothing typed is lost
+    assert Order.objects.count() == 0
+    assert (AuditEvent.objects.count(), TimelineEvent.objects.count()) == before
+
+
+def test_service_rules_show_on_the_form(client_for, operator_user):
+    customer = factories.make_customer()
+    make_order(customer, "ЗАНЯТ", source="phone")
+    stoplisted = factories.make_customer()
+    stoplist(stoplisted)
+    client = client_for(operator_user)
+    response = client.post(f"/orders/new/{customer.pk}/", order_post(number="ЗАНЯТ"))
+    assert response.status_code == 400
+    assert "An order with the number ЗАНЯТ already exists." in response.content.decode()
+    assert Order.objects.get(external_id="ЗАНЯТ").items.count() == 0  # not overwritten
+    response = client.post(f"/orders/new/{stoplisted.pk}/", order_post(payment_method="cod"))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "refused cash-on-delivery parcels and is on the stop-list" in html
+    assert "order-stoplist-flag" in html
+    assert not Order.objects.filter(customer=stoplisted).exists()
+
+
+def test_more_rows_keeps_the_typed_rows(client_for, operator_user):
+    customer = factories.make_customer()
+    rows = [{"name": "Чайник", "quantity": "1", "price": "10"}]
+    response = client_for(operator_user).post(
+        f"/orders/new/{customer.pk}/", order_post(rows=rows, add_rows="1")
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and Order.objects.count() == 0
+    assert 'name="items-TOTAL_FORMS" value="3"' in html
+    assert 'name="items-0-name" value="Чайник"' in html and "This field is required" not in html
+
+
+def test_who_may_key_in_an_order(client_for, users_by_role):
+    customer = factories.make_customer()
+    for role, user in users_by_role.items():
+        client = client_for(user)
+        allowed = role in (Role.ADMIN, Role.MANAGER, Role.OPERATOR)
+        assert client.get(f"/orders/new/{customer.pk}/").status_code == (200 if allowed else 403)
+        card = client.get(f"/customers/{customer.pk}/").content.decode()
+        assert (f'href="/orders/new/{customer.pk}/"' in card) == allowed
+        caller = client.get("/orders/caller/", {"phone": customer.primary_phone}).content.decode()
+        assert (f'href="/orders/new/{customer.pk}/"' in caller) == allowed
+    assert client_for(users_by_role[Role.ADMIN]).get("/orders/new/999999/").status_code == 404

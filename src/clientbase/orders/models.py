@@ -104,6 +104,21 @@ class Order(TimeStampedModel):
     def __str__(self) -> str:
         return f"№{self.external_id}"
 
+    @property
+    def lines_total(self) -> Decimal:
+        """What the order's lines come to before discount and delivery: its items (read from
+        the prefetched items), or the subtotal the shop sent when there are none."""
+        items = self.items.all()
+        if not items:
+            return self.subtotal
+        return sum((item.amount for item in items), Decimal("0"))
+
+    @property
+    def adjustment(self) -> Decimal:
+        """What the shop's total differs from lines - discount + delivery (a rounding, a gift
+        card, a total sent as is): shown so the lines of an order always add up."""
+        return self.total - (self.lines_total - self.discount + self.delivery_cost)
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.placed_at is not None:
             self.placed_day = local_day(self.placed_at)
@@ -127,6 +142,11 @@ class OrderItem(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def amount(self) -> Decimal:
+        """Price times quantity, to the cent."""
+        return (self.price * self.quantity).quantize(Decimal("0.01"))
 
 
 class OrderStatusChange(models.Model):

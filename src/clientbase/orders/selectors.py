@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from clientbase.accounts.choices import Role
 from clientbase.accounts.models import User
@@ -19,7 +20,8 @@ from clientbase.analytics.choices import Importance
 from clientbase.core.pagination import Page, keyset_page
 from clientbase.customers.models import Customer, CustomerPhone
 from clientbase.customers.normalize import try_normalize_phone
-from clientbase.orders.choices import OPEN_STATUSES, OrderStatus
+from clientbase.customers.selectors import CustomerListParams, customer_list
+from clientbase.orders.choices import OPEN_STATUSES, OrderSource, OrderStatus
 from clientbase.orders.models import CustomerStats, Order, OrderItem
 
 PAGE_SIZE = 50
@@ -34,14 +36,38 @@ PREFERENCES_LIMIT = 5
 
 @dataclass(frozen=True)
 class OrderListParams:
+    q: str = ""  # an order number, or what finds customers: name, phone in any format, e-mail
     status: str = ""  # OPEN, a status value, or "" for all
     manager: str = ""  # a user id, NO_MANAGER, or "" for any
+    placed_from: datetime.date | None = None  # days in the shop's time zone, both included
+    placed_to: datetime.date | None = None
     sort: str = NEWEST  # NEWEST or BY_IMPORTANCE
+
+
+def _local_midnight(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def order_search(text: str) -> Q:
+    """Orders with this number (any source), or of the customers the customer search finds
+    for the text (name, phone in any format, e-mail), so both lists search alike."""
+    number = text.strip().lstrip("№#").strip()
+    # source IN (all sources) lets the (source, external_id) unique index serve the lookup.
+    by_number = Q(source__in=OrderSource.values, external_id=number)
+    customers = customer_list(CustomerListParams(q=text)).values("pk")
+    return by_number | Q(customer_id__in=customers)
 
 
 def order_list(params: OrderListParams) -> QuerySet[Order]:
     """Orders matching the filters, with what a list row shows, unordered (the pager orders)."""
     queryset = Order.objects.select_related("customer__score", "manager")
+    if params.q:
+        queryset = queryset.filter(order_search(params.q))
+    if params.placed_from:
+        queryset = queryset.filter(placed_at__gte=_local_midnight(params.placed_from))
+    if params.placed_to:
+        end = _local_midnight(params.placed_to + datetime.timedelta(days=1))
+        queryset = queryset.filter(placed_at__lt=end)
     if params.status == OPEN:
         queryset = queryset.filter(status__in=OPEN_STATUSES)
     elif params.status in OrderStatus.values:
@@ -131,6 +157,15 @@ def _importance_page(
     else:
         page.has_next = False
     return page
+
+
+def order_ids_by_number(number: str) -> list[int]:
+    """Ids of the orders with this number: one, or one per source that uses it."""
+    return list(
+        Order.objects.filter(source__in=OrderSource.values, external_id=number.strip())
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
 
 
 def order_detail(order_id: int) -> Order:

@@ -3,6 +3,7 @@ spread new orders among managers."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -33,6 +34,7 @@ from clientbase.customers.services import (
     customer_create,
 )
 from clientbase.orders.choices import OPEN_STATUSES, OrderSource, OrderStatus, PaymentMethod
+from clientbase.orders.lifecycle import check_transition
 from clientbase.orders.models import (
     CustomerStats,
     ManagerCapacity,
@@ -42,6 +44,7 @@ from clientbase.orders.models import (
 )
 
 DEFAULT_CAPACITY = 50
+ORDER_EXISTS = "order_exists"
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
 
@@ -357,7 +360,8 @@ def manager_capacity_set(
     return row
 
 
-def orders_reassign(*, actor: Any, order_ids: Sequence[int], manager_id: int | None) -> int:
+def _check_assignable(manager_id: int | None) -> None:
+    """Orders go to active managers (or administrators) only, never to an operator."""
     if (
         manager_id is not None
         and not User.objects.filter(
@@ -365,6 +369,10 @@ def orders_reassign(*, actor: Any, order_ids: Sequence[int], manager_id: int | N
         ).exists()
     ):
         raise ValidationError({"manager": _("Choose an active manager.")})
+
+
+def orders_reassign(*, actor: Any, order_ids: Sequence[int], manager_id: int | None) -> int:
+    _check_assignable(manager_id)
     with transaction.atomic():
         orders = list(Order.objects.select_for_update().filter(pk__in=order_ids))
         changed = [o for o in orders if o.manager_id != manager_id]
@@ -454,12 +462,14 @@ def order_upsert(
     data: OrderInput,
     customer: Customer | None = None,
     customer_ref: CustomerRef | None = None,
+    create_only: bool = False,
 ) -> tuple[Order, bool]:
     """Create the order or update the one with the same source and external id.
 
     Returns (order, created). Everything happens in one transaction: the customer (found or
     created), the order with its items and status history, the customer's statistics, the
-    timeline, the audit row; webhooks go out after commit.
+    timeline, the audit row; webhooks go out after commit. With create_only an existing
+    order with the number is refused (DomainError order_exists) instead of updated.
     """
     external_id = data.external_id.strip()
     if not external_id:
@@ -503,12 +513,20 @@ def order_upsert(
             .first()
         )
         created = existing is None
+        if existing is not None and create_only:
+            raise DomainError(
+                _("An order with the number %(number)s already exists.") % {"number": external_id},
+                code=ORDER_EXISTS,
+            )
         before: dict[str, Any] = {}
         if existing is None:
             _check_payment(customer, data.payment_method)
             order = Order(source=data.source, external_id=external_id)
         else:
             order = existing
+            # The shop reports its own order: any status further along the life cycle, never
+            # one back (mostly an older push delivered late, which must not undo a newer one).
+            check_transition(order.status, data.status, skip_steps=True)
             if order.payment_method != data.payment_method:
                 _check_payment(customer, data.payment_method)
             before = _order_snapshot(order)
@@ -535,6 +553,8 @@ def order_upsert(
         order.promised_delivery = data.promised_delivery
         order.coupon = data.coupon[:50]
         if data.manager_id is not None:
+            if data.manager_id != order.manager_id:
+                _check_assignable(data.manager_id)
             order.manager_id = data.manager_id
         elif created:
             picked = manager_pick()
@@ -584,6 +604,63 @@ def order_upsert(
     return order, created
 
 
+MANUAL_NUMBER_ATTEMPTS = 5
+
+
+def order_number_next() -> str:
+    """The next number for an order keyed in by staff: <yymmdd>-<nnn>, counting the day's.
+
+    Orders keyed in are placed now, so today's orders (a range of the placed_at index) hold
+    every number of today's series.
+    """
+    today = timezone.localdate()
+    prefix = f"{today:%y%m%d}-"
+    start, end = (
+        timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+        for day in (today, today + dt.timedelta(days=1))
+    )
+    taken = Order.objects.filter(
+        source=OrderSource.PHONE, placed_at__gte=start, placed_at__lt=end
+    ).values_list("external_id", flat=True)
+    suffixes = (n[len(prefix) :] for n in taken if n.startswith(prefix))
+    last = max((int(n) for n in suffixes if n.isdigit()), default=0)
+    return f"{prefix}{last + 1:03d}"
+
+
+def order_create(*, actor: Any, customer: Customer, data: OrderInput) -> Order:
+    """An order keyed in by staff (taken by phone), through order_upsert like the shop's.
+
+    Without a number it gets the next of the day; two operators saving at the same moment
+    collide on the unique number and the later one takes the next. A number typed by hand that
+    is taken is refused (order_exists), never an update of someone else's order.
+    """
+    typed = data.external_id.strip()
+    number = typed or order_number_next()
+    for _attempt in range(MANUAL_NUMBER_ATTEMPTS):
+        try:
+            order, _created = order_upsert(
+                actor=actor,
+                data=dataclasses.replace(data, external_id=number, source=OrderSource.PHONE),
+                customer=customer,
+                create_only=True,
+            )
+        except IntegrityError:
+            if typed:
+                raise DomainError(
+                    _("An order with the number %(number)s already exists.") % {"number": typed},
+                    code=ORDER_EXISTS,
+                ) from None
+        except DomainError as exc:
+            if exc.code != ORDER_EXISTS or typed:
+                raise
+        else:
+            return order
+        # Taken meanwhile, or by an order placed on another day: the one after it.
+        stem, _dash, count = number.rpartition("-")
+        number = f"{stem}-{int(count) + 1:03d}"
+    raise DomainError(_("Could not number the order; save it again."), code=ORDER_EXISTS)
+
+
 def _emit_status(order: Order, previous: str | None) -> None:
     webhooks.webhook_emit(
         event=webhooks.ORDER_STATUS_CHANGED,
@@ -599,9 +676,18 @@ def _emit_status(order: Order, previous: str | None) -> None:
 
 
 def order_status_set(
-    *, actor: Any, order_id: int, status: str, at: dt.datetime | None = None
+    *,
+    actor: Any,
+    order_id: int,
+    status: str,
+    at: dt.datetime | None = None,
+    skip_steps: bool = False,
 ) -> Order:
-    """Move an order to a new status: history row, stats, timeline, audit, webhook."""
+    """Move an order to a new status: history row, stats, timeline, audit, webhook.
+
+    Staff move one step of the life cycle at a time (orders.lifecycle); the shop's system,
+    reporting through the API, passes skip_steps to move any number of steps forward.
+    """
     if status not in OrderStatus.values:
         raise ValidationError({"status": _("Unknown order status.")})
     at = at or timezone.now()
@@ -620,6 +706,7 @@ def order_status_set(
         previous = order.status
         if previous == status:
             return order
+        check_transition(previous, status, skip_steps=skip_steps)
         order.status = status
         _status_change(order, status, at, actor)
         order.save(update_fields=["status", "delivered_at", "updated_at"])

@@ -74,7 +74,9 @@ class OrderListView(IdempotentMixin, APIView):
             "Upserts by (source, external_id): 201 when created, 200 when updated. The "
             "customer is found by customer_id, or by external_id, e-mail or phone, or created. "
             "A stop-listed customer who refused cash-on-delivery parcels cannot choose cash "
-            "on delivery: 422 with code cod_not_allowed (ask for prepayment)."
+            "on delivery: 422 with code cod_not_allowed (ask for prepayment). A new order may "
+            "have any status; later pushes may move it any number of steps forward along its "
+            "life cycle, never back: 422 with code status_transition_not_allowed."
         ),
         parameters=[IDEMPOTENCY_KEY],
         request=OrderWriteSerializer,
@@ -121,7 +123,11 @@ class OrderStatusView(IdempotentMixin, APIView):
     @extend_schema(
         operation_id="orders_status_set",
         summary=_("Change an order's status"),
-        description=_("Records the change in the status history and updates the statistics."),
+        description=_(
+            "Records the change in the status history and updates the statistics. Any status "
+            "further along the order's life cycle is accepted, none back: 422 with code "
+            "status_transition_not_allowed."
+        ),
         parameters=[IDEMPOTENCY_KEY],
         request=OrderStatusSerializer,
         responses={200: OrderSerializer, **error_responses(404, 409, 422)},
@@ -132,6 +138,9 @@ class OrderStatusView(IdempotentMixin, APIView):
         if pk > MAX_ID:
             raise NotFound
         order = services.order_status_set(
-            actor=request.user, order_id=pk, status=serializer.validated_data["status"]
+            actor=request.user,
+            order_id=pk,
+            status=serializer.validated_data["status"],
+            skip_steps=True,
         )
         return Response(OrderSerializer(order_or_404(order.pk)).data)

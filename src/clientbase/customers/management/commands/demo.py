@@ -648,11 +648,11 @@ class DemoGenerator:
                 delivery_cost = Decimal("0")
             else:
                 delivery_cost = Decimal("390") if delivery_method == "Курьер" else Decimal("249")
+            # Orders go to managers only (as orders.services does): the operator takes the
+            # call, the manager handles the order.
             manager = None
-            if is_company:
+            if is_company or source == OrderSource.PHONE:
                 manager = staff.get("manager")
-            elif source == OrderSource.PHONE:
-                manager = staff.get("operator")
             delivered_at = next((at for s, at in history if s == OrderStatus.DELIVERED), None)
             orders.append(
                 {
