@@ -13,7 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connections
 from django.db.models import Count, Max, Min, Q, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clientbase.accounts.choices import Role
 from clientbase.accounts.models import User
@@ -238,7 +238,7 @@ def test_the_whole_life_cycle_one_step_at_a_time():
 
 def test_the_message_names_the_statuses_and_what_is_allowed():
     order = push(factories.make_customer(), status=OrderStatus.DELIVERED)
-    with pytest.raises(DomainError) as caught:
+    with translation.override("ru"), pytest.raises(DomainError) as caught:
         order_status_set(actor=None, order_id=order.pk, status=OrderStatus.NEW)
     assert caught.value.message == (
         "Заказ нельзя перевести из статуса «Доставлен» в «Новый»; из статуса «Доставлен» "
@@ -246,7 +246,7 @@ def test_the_message_names_the_statuses_and_what_is_allowed():
     )
     assert caught.value.details == {"from": "delivered", "to": "new", "allowed": ["returned"]}
     order_status_set(actor=None, order_id=order.pk, status=OrderStatus.RETURNED)
-    with pytest.raises(DomainError) as caught:
+    with translation.override("ru"), pytest.raises(DomainError) as caught:
         order_status_set(actor=None, order_id=order.pk, status=OrderStatus.DELIVERED)
     assert caught.value.message == (
         "Заказ в статусе «Возвращён»: это окончательный статус, перевести в «Доставлен» нельзя."
