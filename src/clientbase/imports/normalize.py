@@ -1,6 +1,6 @@
 """Vectorised normalisation and validation of a batch of imported rows (polars).
 
-Each value kind of `imports.fields` has one normaliser working on whole columns. The common
+Each value kind of `core.file_fields` has one normaliser working on whole columns. The common
 shapes (national phone numbers, plain ASCII e-mails, the usual date forms) are decided by polars
 expressions; anything unusual goes, once per distinct value, to the per-value reference functions
 of `customers.normalize`, so forms, the API and imports agree on every value.
@@ -24,8 +24,8 @@ from django.utils.translation import gettext
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
+from clientbase.core import file_fields as catalogue
 from clientbase.customers import normalize as reference
-from clientbase.imports import fields as catalogue
 
 # Cells that mean "nothing here" in exports from spreadsheets and other systems.
 PLACEHOLDERS = ("", "-", "—", "n/a", "нет данных", "null", "none")

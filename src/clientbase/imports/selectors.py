@@ -12,8 +12,8 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from clientbase.accounts.choices import Role
+from clientbase.core.file_fields import fields_for
 from clientbase.customers.models import Customer
-from clientbase.imports.fields import fields_for
 from clientbase.imports.models import ImportJob
 from clientbase.orders.choices import OrderSource
 from clientbase.orders.models import Order

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,9 +20,9 @@ from clientbase.accounts.permissions import Perm, owner_or_admin, requires
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import DomainError
-from clientbase.imports import selectors, services
+from clientbase.core.file_fields import fields_for
+from clientbase.imports import selectors, services, tasks
 from clientbase.imports.choices import ImportStatus
-from clientbase.imports.fields import fields_for
 from clientbase.imports.forms import ImportMappingForm, ImportUploadForm, SheetForm
 from clientbase.imports.models import ImportJob
 
@@ -196,10 +197,12 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
                 save_as=form.cleaned_data["save_as"],
             )
             if action == "start":
-                job = services.import_job_start(actor=request.user, job_id=job.pk)
+                job = _start(request, job.pk)
                 return redirect("imports:import_detail", job_id=job.pk)
             job = services.import_job_preview_start(actor=request.user, job_id=job.pk)
             if services.preview_pending(job):
+                pending_id = job.pk
+                transaction.on_commit(lambda: tasks.import_preview_run(pending_id))
                 return redirect("imports:import_detail", job_id=job.pk)
             return redirect("imports:import_preview", job_id=job.pk)
         except DomainError as exc:
@@ -232,12 +235,20 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "imports/import_preview.html", context)
 
 
+def _start(request: HttpRequest, job_id: int) -> ImportJob:
+    """Start the import: a small file runs now, a big one is queued for the worker."""
+    job = services.import_job_start(actor=request.user, job_id=job_id)
+    if job.status == ImportStatus.QUEUED:
+        transaction.on_commit(lambda: tasks.import_run(job_id))
+    return job
+
+
 @requires(Perm.IMPORT_RUN)
 @require_POST
 def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job(request, job_id)
     try:
-        services.import_job_start(actor=request.user, job_id=job.pk)
+        _start(request, job.pk)
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("imports:import_detail", job_id=job.pk)

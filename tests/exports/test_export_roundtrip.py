@@ -30,7 +30,8 @@ from clientbase.customers.services import (
     PhoneInput,
     customer_create,
 )
-from clientbase.imports import exports
+from clientbase.exports import columns as catalogue
+from clientbase.exports import selectors, services
 from clientbase.imports.choices import ImportStatus
 from clientbase.imports.services import import_file
 
@@ -124,7 +125,7 @@ def customer(draw: Any, n: int) -> dict[str, Any]:
 def _mapping() -> dict[str, Any]:
     """Header -> import field, as the export wrote them (the engine's round trip, apart from
     recognition, which the last test checks)."""
-    columns = exports.columns_for("customers")
+    columns = catalogue.columns_for("customers")
     return {"columns": {str(columns[key].label): field for key, field in ROUND_TRIP.items()}}
 
 
@@ -150,9 +151,9 @@ def _make(spec: dict[str, Any]) -> None:
 
 def _export(path: Path, file_format: str) -> list[tuple[Any, ...]]:
     """Export every customer to path; the rows (without the header) as a sorted list."""
-    columns = exports.resolve_columns("customers", list(ROUND_TRIP))
-    exports.export_write(
-        request=exports.ExportRequest(kind="customers", filters={}),
+    columns = catalogue.resolve_columns("customers", list(ROUND_TRIP))
+    services.export_write(
+        request=selectors.ExportRequest(kind="customers", filters={}),
         columns=columns,
         file_format=file_format,
         target=path,

@@ -1,15 +1,32 @@
-"""The fields a file column can be mapped to, for customer files and for order files.
+"""The fields of customer and order files, shared by imports and exports.
 
-One catalogue shared by column recognition, normalisation, the mapping screen, the import
-engine and the documentation. A field's `kind` decides how its values are normalised.
+One catalogue for column recognition, normalisation, the mapping screen, the import engine,
+the export's headers and the documentation: an exported file is recognised when imported
+again because both sides name a column the same way. A field's `kind` decides how its values
+are normalised. Also here: the formula neutralisation both sides agree on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+# A cell starting with one of these is read as a formula by spreadsheet programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> str:
+    """The text with an apostrophe in front when a spreadsheet would run it as a formula.
+
+    Exports apply it in CSV and in XLSX alike: XLSX string cells are never evaluated, but a
+    sheet re-saved as CSV would carry the formula out again. The import strips the apostrophe.
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
 
 # Value kinds (imports.normalize has one vectorised normaliser per kind).
 TEXT = "text"
