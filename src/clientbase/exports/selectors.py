@@ -137,10 +137,15 @@ class ExportRequest:
     segment_id: int | None = None
 
 
-class OrderFilterError(ValueError):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class ExportFilterError(ExportError):
+    """An export asked for with a filter that is not valid: refused, never run without it
+    (dropping the filter would write the whole base)."""
+
+    code = "invalid_filter"
+
+
+class OrderFilterError(ExportFilterError):
+    pass
 
 
 ORDER_FILTER_KEYS = ("status", "manager", "from", "to", "customer")
@@ -178,6 +183,12 @@ def _order_filter_q(filters: Mapping[str, Any]) -> Q:
     from clientbase.accounts.models import User
     from clientbase.orders.selectors import NO_MANAGER, OPEN
 
+    unknown = [key for key in filters if key not in ORDER_FILTER_KEYS]
+    if unknown:
+        raise OrderFilterError(
+            gettext("Unknown order filter: %(unknown)s; known: %(keys)s.")
+            % {"unknown": ", ".join(unknown), "keys": ", ".join(ORDER_FILTER_KEYS)}
+        )
     condition = Q()
     status = str(filters.get("status") or "")
     if status == OPEN:
@@ -216,6 +227,12 @@ def _order_filter_q(filters: Mapping[str, Any]) -> Q:
 
 
 def _list_params(filters: Mapping[str, Any]) -> Any:
+    """The customer list's filter, validated by the list's own filterset.
+
+    ExportFilterError when a value is not valid (`city` too long, `kind=robot`, a tag that does
+    not exist, `birth_month=13`, ...) or a key is not a filter at all: the list may show the
+    problem and go on, an export must not write more than was asked for.
+    """
     from clientbase.customers.filtersets import CustomerFilterSet
 
     data = QueryDict(mutable=True)
@@ -224,11 +241,24 @@ def _list_params(filters: Mapping[str, Any]) -> Any:
             data.setlist(key, [str(v) for v in value])
         elif value is not None:
             data[key] = str(value)
-    return CustomerFilterSet(data).params()
+    filterset = CustomerFilterSet(data)
+    unknown = [key for key in filters if key not in filterset.fields and key != "query"]
+    if unknown or not filterset.is_valid():
+        problems = [
+            f"{filterset.fields[name].label}: {' '.join(str(m) for m in messages)}"
+            for name, messages in filterset.errors.items()
+            if name in filterset.fields
+        ]
+        problems += [gettext("unknown filter “%(key)s”") % {"key": key} for key in unknown]
+        raise ExportFilterError(
+            gettext("Nothing was exported: the filter is not valid (%(problems)s).")
+            % {"problems": "; ".join(problems)}
+        )
+    return filterset.params()
 
 
 def export_queryset(request: ExportRequest) -> QuerySet[Any]:
-    """The rows an export request names. SegmentQueryError / OrderFilterError when invalid."""
+    """The rows an export request names. SegmentQueryError / ExportFilterError when invalid."""
     if request.kind == ExportKind.ORDERS:
         return Order.objects.filter(_order_filter_q(request.filters))
     if request.kind != ExportKind.CUSTOMERS:

@@ -30,6 +30,7 @@ from clientbase.core.choices import AuditAction
 from clientbase.exports import columns as catalogue
 from clientbase.exports import selectors, services, tasks
 from clientbase.exports.choices import ExportFormat, ExportKind, ExportStatus
+from clientbase.exports.columns import ExportError
 from clientbase.exports.forms import ExportForm
 from clientbase.exports.models import ExportJob
 from clientbase.segments.language import SegmentQueryError
@@ -74,7 +75,8 @@ def _export(
     try:
         queryset = selectors.export_queryset(export_request)
         count = selectors.count_up_to(queryset, limit)
-    except (SegmentQueryError, selectors.OrderFilterError) as exc:
+    except (SegmentQueryError, ExportError) as exc:
+        # An invalid filter is never dropped: the export is refused with the reason.
         messages.error(request, exc.message)
         return redirect(back_url)
     if request.method == "POST" and form.is_valid():
@@ -162,7 +164,7 @@ def export_segment(request: HttpRequest, pk: int) -> HttpResponseBase:
 @require_http_methods(["GET", "POST"])
 def export_orders(request: HttpRequest) -> HttpResponseBase:
     """The order list as it is filtered (status, manager), to a file."""
-    filters = {k: v for k, v in _filters_from(request).items() if k in selectors.ORDER_FILTER_KEYS}
+    filters = _filters_from(request)
     back = reverse("orders:list") + (f"?{request.GET.urlencode()}" if request.GET else "")
     return _export(
         request,

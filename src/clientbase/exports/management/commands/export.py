@@ -81,9 +81,13 @@ class Command(BaseCommand):
         request = selectors.ExportRequest(kind=kind, filters=filters)
         if not path.parent.is_dir():
             raise CommandError(_("No such directory: %(dir)s") % {"dir": path.parent})
-        rows = services.export_write(
-            request=request, columns=columns, file_format=file_format, target=path
-        )
+        try:
+            rows = services.export_write(
+                request=request, columns=columns, file_format=file_format, target=path
+            )
+        except selectors.ExportFilterError as exc:
+            # Refused before a line is written: no file, no audit row.
+            self._bad_filter(text, exc.message)
         services.export_audit(
             actor=None,
             request=request,
