@@ -173,7 +173,7 @@ def test_orders_export_follows_the_list_filter(people, manager_user, client_for)
         "/exports/orders/?status=paid",
         {"file_format": "csv", "columns": ["order_id", "status", "items"]},
     )
-    assert _rows(response)[1:] == [["Z-1", "paid", "Мёд × 1"]]
+    assert _rows(response)[1:] == [["Z-1", "Paid", "Мёд × 1"]]
     event = AuditEvent.objects.get(action=AuditAction.EXPORT)
     assert event.object_type == "orders.order"
     assert event.extra["filters"] == {"status": "paid"} and event.extra["rows"] == 1
@@ -367,3 +367,23 @@ def test_a_queued_job_whose_filter_became_invalid_fails_without_a_file(
     assert "Tag: Select a valid choice." in job.failure
     assert not list((tmp_path / "exports").glob("*"))
     assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
+
+
+def test_the_form_offers_words_by_default_and_codes_for_programs(people, manager_user, client_for):
+    client = client_for(manager_user)
+    html = client.get("/exports/orders/").content.decode()
+    assert 'name="values" id="id_values_0" value="labels" checked' in html
+    assert 'value="codes"' in html and 'value="codes" checked' not in html
+    columns = ["order_id", "status"]
+    words = _rows(
+        client.post("/exports/orders/?status=paid", {"file_format": "csv", "columns": columns})
+    )
+    codes = _rows(
+        client.post(
+            "/exports/orders/?status=paid",
+            {"file_format": "csv", "columns": columns, "values": "codes"},
+        )
+    )
+    assert (words[1:], codes[1:]) == ([["Z-1", "Paid"]], [["Z-1", "paid"]])
+    audits = AuditEvent.objects.filter(action=AuditAction.EXPORT).order_by("pk")
+    assert [a.extra["values"] for a in audits] == ["labels", "codes"]

@@ -17,7 +17,9 @@ from python_calamine import CalamineWorkbook
 
 from clientbase.accounts.choices import Role
 from clientbase.core import file_fields
+from clientbase.core.choices import AuditAction
 from clientbase.core.file_fields import fields_for
+from clientbase.core.models import AuditEvent
 from clientbase.customers.models import Customer
 from clientbase.customers.services import (
     AddressInput,
@@ -123,8 +125,10 @@ def shop(db: Any) -> dict[str, Any]:
     }
 
 
-def _csv(kind: str, request: ExportRequest, keys: list[str] | None = None) -> list[list[str]]:
-    columns = catalogue.resolve_columns(kind, keys)
+def _csv(
+    kind: str, request: ExportRequest, keys: list[str] | None = None, *, codes: bool = False
+) -> list[list[str]]:
+    columns = catalogue.resolve_columns(kind, keys, codes=codes)
     text = "".join(services.export_csv_stream(request, columns))
     assert text.startswith("\ufeff")
     return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
@@ -185,14 +189,16 @@ def test_customer_csv_values_and_neutralised_formulas(shop):
     assert (full["City"], full["Postal code"], full["Region"]) == ("Москва", "101000", "Москва")
     assert full["Street, house, flat"] == "ул. Ленина, 1"
     assert full["Tags"] == "VIP, Опт"
-    assert full["Person or company"] == "person"
-    assert full["Gender"] == "female"
+    # Choices and yes/no in words of the interface language by default (codes below).
+    assert full["Person or company"] == "Person"
+    assert full["Gender"] == "Female"
     assert full["Birthday"] == "1990-08-24"
     assert full["VIP"] == "yes"
     assert full["Agrees to e-mails"] == "yes"
     assert full["Agrees to SMS"] == "no"
     assert full["Manager"] == "olga"
-    assert full["Source"] == "website"
+    assert full["Source"] == "Website"
+    assert full["Status"] == "Active"
     assert full["Orders"] == "1"
     assert full["Last order"] == "2026-03-01"
     assert full["Name"].startswith("'=HYPERLINK")
@@ -203,6 +209,48 @@ def test_customer_csv_values_and_neutralised_formulas(shop):
     company = next(r for r in rows if r["clientbase id"] == str(shop["company"].pk))
     assert company["Name"] == "ООО Ромашка"
     assert company["INN"] == "7707083893"
+
+
+CHOICE_AND_YES_NO = ["kind", "gender", "status", "source", "vip", "consent_email", "consent_sms"]
+
+
+def test_customer_choices_in_russian_words_by_default_and_codes_on_request(shop):
+    """A Russian user's file says "Частное лицо", not "person", under its Russian headers;
+    codes are one option away, the same in every language."""
+    with translation.override("ru"):
+        words = _by_header(_csv("customers", CUSTOMERS, ["id", *CHOICE_AND_YES_NO]))
+        codes = _by_header(_csv("customers", CUSTOMERS, ["id", *CHOICE_AND_YES_NO], codes=True))
+    full_id = str(shop["full"].pk)
+    full = next(r for r in words if r["ID в clientbase"] == full_id)
+    assert list(full.values())[1:] == [
+        "Частное лицо",
+        "Женский",
+        "Активен",
+        "Сайт",
+        "да",
+        "да",
+        "нет",
+    ]
+    full = next(r for r in codes if r["ID в clientbase"] == full_id)
+    assert list(full.values())[1:] == ["person", "female", "active", "website", "yes", "yes", "no"]
+    plain = next(r for r in words if r["ID в clientbase"] == str(shop["plain"].pk))
+    assert plain["Пол"] == "" and plain["Согласие на e-mail-рассылку"] == ""  # unknown stays empty
+
+
+def test_order_choices_in_words_or_codes(shop):
+    with translation.override("ru"):
+        words = _by_header(_csv("orders", ExportRequest(kind="orders", filters={}), None))
+        codes = _by_header(
+            _csv("orders", ExportRequest(kind="orders", filters={}), None, codes=True)
+        )
+    assert [(r["Статус заказа"], r["Способ оплаты"], r["Валюта"]) for r in words] == [
+        ("Доставлен", "Наложенный платёж", "RUB"),
+        ("Новый", "Банковская карта", "RUB"),
+    ]
+    assert [(r["Статус заказа"], r["Способ оплаты"]) for r in codes] == [
+        ("delivered", "cod"),
+        ("new", "card"),
+    ]
 
 
 def test_customer_since_is_local_time(shop, settings):
@@ -220,7 +268,7 @@ def test_order_csv(shop):
     first, second = rows
     assert first["Items"] == "Чайник × 2; Сахар × 0.5"
     assert first["Order total"] == "2050.00"
-    assert first["Order status"] == "delivered" and first["Payment method"] == "cod"
+    assert first["Order status"] == "Delivered" and first["Payment method"] == "Cash on delivery"
     assert first["Delivery method"] == "'=cmd|' /C calc'!A0"
     assert first["Order date"] == "2026-03-01 10:30:00"
     assert first["Customer id"] == "0042"
@@ -451,3 +499,36 @@ def test_related_rows_of_a_filtered_batch_belong_to_its_customers(db, spread):
     queryset = Customer.objects.filter(pk__in=[c.pk for c in chosen])
     rows = list(selectors.export_rows(queryset, columns))
     assert rows == [[c.pk, c.primary_phone, c.last_name.replace("Р", "t")] for c in chosen]
+
+
+def test_a_job_writes_in_the_language_of_the_one_who_asked_with_words_or_codes(
+    shop, settings, tmp_path
+):
+    """The worker runs in the shop's LANGUAGE_CODE; the job keeps the asker's language (and the
+    words-or-codes choice), so an English user's file has English headers and words."""
+    settings.DATA_DIR = tmp_path
+    settings.LANGUAGE_CODE = "ru"
+    columns = catalogue.resolve_columns("customers", ["id", "kind", "vip"])
+    request = ExportRequest(kind="customers", filters={})
+    with translation.override("en"):
+        words = services.export_job_create(
+            actor=None, request=request, columns=columns, file_format="csv"
+        )
+        codes = services.export_job_create(
+            actor=None, request=request, columns=columns, file_format="csv", codes=True
+        )
+    assert (words.language, words.codes, codes.codes) == ("en", False, True)
+    with translation.override("ru"):
+        services.export_job_run(words.pk)
+        services.export_job_run(codes.pk)
+    read = {}
+    for job in (words, codes):
+        job.refresh_from_db()
+        text = services.export_job_file(job).read_text(encoding="utf-8-sig")
+        read[job.codes] = list(csv.reader(io.StringIO(text), delimiter=";"))
+    full = str(shop["full"].pk)
+    assert read[False][0] == ["clientbase id", "Person or company", "VIP"]
+    assert [r for r in read[False] if r[0] == full] == [[full, "Person", "yes"]]
+    assert [r for r in read[True] if r[0] == full] == [[full, "person", "yes"]]
+    audits = AuditEvent.objects.filter(action=AuditAction.EXPORT).order_by("pk")
+    assert [a.extra["values"] for a in audits] == ["labels", "codes"]

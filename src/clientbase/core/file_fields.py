@@ -11,8 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.db import models
+from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+from clientbase.customers.choices import CustomerKind, Gender
+from clientbase.orders.choices import OrderStatus, PaymentMethod
 
 # A cell starting with one of these is read as a formula by spreadsheet programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -241,3 +247,29 @@ CHOICE_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "other": ("other", "другое", "altele"),
     },
 }
+
+# The stored choices behind the choice fields: exports write their labels by default.
+CHOICE_CLASSES: dict[str, type[models.Choices]] = {
+    "kind": CustomerKind,
+    "gender": Gender,
+    "status": OrderStatus,
+    "payment_method": PaymentMethod,
+}
+
+
+def choice_label_codes(key: str) -> dict[str, str]:
+    """Label -> stored code of a choice field, in every interface language.
+
+    An export writes "Частное лицо" or "Person" for `person` by default, so the import reads
+    the labels back in either language, whatever the importing user's language is.
+    """
+    choices = CHOICE_CLASSES.get(key)
+    if choices is None:
+        return {}
+    found: dict[str, str] = {}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            for value, label in choices.choices:
+                if value:  # "not stated" is an empty cell, not a word
+                    found[str(label)] = str(value)
+    return found

@@ -8,24 +8,32 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from clientbase.analytics.choices import Importance
+from clientbase.analytics.choices import Importance, RfmSegment
 from clientbase.core.errors import DomainError
 from clientbase.core.file_fields import fields_for
-from clientbase.customers.choices import ConsentState, CustomerKind
+from clientbase.customers.choices import (
+    ConsentState,
+    CustomerKind,
+    CustomerStatus,
+    Gender,
+    SourceChannel,
+)
 from clientbase.exports.choices import ExportKind
+from clientbase.orders.choices import OrderSource, OrderStatus, PaymentMethod
 
 # Value kinds of export columns: how a value becomes a CSV text and an XLSX cell.
 TEXT = "text"  # free text typed by people or shops: neutralised
-CODE = "code"  # a stored choice value ("person", "delivered"): the same in every language
+CODE = "code"  # a stored choice value ("person", "delivered"), or its label (resolve_columns)
 ID = "id"  # a number that names something: a string cell, never a number
 PHONE = "phone"  # E.164; a string cell in XLSX, a quote-prefixed text in CSV
 INT = "int"
@@ -52,6 +60,8 @@ class Column:
     # A related loader (RELATED_LOADERS) the column needs, run once per batch.
     needs: str = ""
     default: bool = True
+    # A CODE column's choices: the label written instead of the code unless codes are asked.
+    choices: type[models.Choices] | None = None
 
 
 def _field(name: str) -> Getter:
@@ -133,7 +143,7 @@ CUSTOMER_COLUMNS: tuple[Column, ...] = (
     Column(
         "external_id", _label(CUS, "external_id"), TEXT, _field("external_id"), ("external_id",)
     ),
-    Column("kind", _label(CUS, "kind"), CODE, _field("kind"), ("kind",)),
+    Column("kind", _label(CUS, "kind"), CODE, _field("kind"), ("kind",), choices=CustomerKind),
     # "Клиент", not "Имя": a re-import must not read the whole name as a first name.
     Column(
         "name",
@@ -151,7 +161,7 @@ CUSTOMER_COLUMNS: tuple[Column, ...] = (
     Column(
         "company_name", _label(CUS, "company_name"), TEXT, _field("company_name"), ("company_name",)
     ),
-    Column("gender", _label(CUS, "gender"), CODE, _field("gender"), ("gender",)),
+    Column("gender", _label(CUS, "gender"), CODE, _field("gender"), ("gender",), choices=Gender),
     Column("birthday", _label(CUS, "birthday"), DATE, _field("birthday"), ("birthday",)),
     Column("phone", _label(CUS, "phone"), PHONE, _field("primary_phone"), ("primary_phone",)),
     Column("phones", _("All phones"), PHONE, _joined("phones"), needs="phones", default=False),
@@ -185,10 +195,18 @@ CUSTOMER_COLUMNS: tuple[Column, ...] = (
     ),
     Column("tags", _label(CUS, "tags"), TEXT, _joined("tags"), needs="tags"),
     Column("notes", _label(CUS, "notes"), TEXT, _field("notes"), ("notes",)),
-    Column("status", _("Status"), CODE, _field("status"), ("status",)),
+    Column("status", _("Status"), CODE, _field("status"), ("status",), choices=CustomerStatus),
     Column("manager", _("Manager"), TEXT, _field("manager__username"), ("manager__username",)),
     Column("vip", _label(CUS, "vip"), BOOL, _field("vip"), ("vip",)),
-    Column("source", _("Source"), CODE, _field("source"), ("source",), default=False),
+    Column(
+        "source",
+        _("Source"),
+        CODE,
+        _field("source"),
+        ("source",),
+        default=False,
+        choices=SourceChannel,
+    ),
     Column(
         "consent_email", _label(CUS, "consent_email"), BOOL, _consent("email"), needs="consents"
     ),
@@ -226,6 +244,7 @@ CUSTOMER_COLUMNS: tuple[Column, ...] = (
         _field("score__rfm_segment"),
         ("score__rfm_segment",),
         default=False,
+        choices=RfmSegment,
     ),
 )
 
@@ -257,9 +276,19 @@ ORDER_CUSTOMER_NAME_FIELDS = tuple(f"customer__{n}" for n in NAME_FIELDS)
 ORDER_COLUMNS: tuple[Column, ...] = (
     Column("id", _("clientbase id"), ID, _field("id"), default=False),
     Column("order_id", _label(ORD, "order_id"), TEXT, _field("external_id"), ("external_id",)),
-    Column("source", _("Source"), CODE, _field("source"), ("source",), default=False),
+    Column(
+        "source",
+        _("Source"),
+        CODE,
+        _field("source"),
+        ("source",),
+        default=False,
+        choices=OrderSource,
+    ),
     Column("placed_at", _label(ORD, "placed_at"), DATETIME, _field("placed_at"), ("placed_at",)),
-    Column("status", _label(ORD, "status"), CODE, _field("status"), ("status",)),
+    Column(
+        "status", _label(ORD, "status"), CODE, _field("status"), ("status",), choices=OrderStatus
+    ),
     Column("total", _label(ORD, "total"), MONEY, _field("total"), ("total",)),
     Column("subtotal", _label(ORD, "subtotal"), MONEY, _field("subtotal"), ("subtotal",)),
     Column("discount", _label(ORD, "discount"), MONEY, _field("discount"), ("discount",)),
@@ -277,6 +306,7 @@ ORDER_COLUMNS: tuple[Column, ...] = (
         CODE,
         _field("payment_method"),
         ("payment_method",),
+        choices=PaymentMethod,
     ),
     Column(
         "delivery_method",
@@ -348,8 +378,13 @@ class ExportError(DomainError):
     code = "export_invalid"
 
 
-def resolve_columns(kind: str, keys: Iterable[str] | None) -> list[Column]:
-    """The chosen columns in the order given (the defaults when none)."""
+def resolve_columns(kind: str, keys: Iterable[str] | None, *, codes: bool = False) -> list[Column]:
+    """The chosen columns in the order given (the defaults when none).
+
+    By default choices and yes/no are written as labels in the active language ("Физическое
+    лицо", "Наложенный платёж", "да"), for people; with `codes` as stored ("person", "cod",
+    "yes"), the same in every language, for other programs. The import reads both.
+    """
     if kind not in COLUMNS:
         raise ExportError(gettext("Unknown export kind: %(kind)s") % {"kind": kind})
     known = columns_for(kind)
@@ -360,4 +395,28 @@ def resolve_columns(kind: str, keys: Iterable[str] | None) -> list[Column]:
             gettext("Unknown columns: %(unknown)s. Known: %(known)s.")
             % {"unknown": ", ".join(unknown), "known": ", ".join(known)}
         )
-    return [known[k] for k in dict.fromkeys(chosen)]
+    columns = [known[k] for k in dict.fromkeys(chosen)]
+    return columns if codes else [_with_labels(c) for c in columns]
+
+
+def _with_labels(column: Column) -> Column:
+    """The column writing labels in the active language instead of codes (or yes/no)."""
+    get = column.get
+    if column.choices is not None:
+        # An empty code (gender not stated) stays empty, as it does with codes.
+        labels = {value: str(label) for value, label in column.choices.choices if value}
+
+        def get_label(row: Mapping[str, Any], related: Related) -> Any:
+            value = get(row, related)
+            return labels.get(value, value)
+
+        return replace(column, kind=TEXT, get=get_label)
+    if column.kind == BOOL:
+        yes, no = gettext("yes"), gettext("no")
+
+        def get_yes_no(row: Mapping[str, Any], related: Related) -> str:
+            value = get(row, related)
+            return "" if value is None else (yes if value else no)
+
+        return replace(column, kind=TEXT, get=get_yes_no)
+    return column

@@ -23,6 +23,21 @@ class ExportForm(BootstrapMixin, forms.Form):
             "is for other programs."
         ),
     )
+    values = forms.ChoiceField(
+        label=gettext_lazy("Values"),
+        choices=[
+            ("labels", gettext_lazy("Words, in the interface language")),
+            ("codes", gettext_lazy("Codes, the same in every language")),
+        ],
+        initial="labels",
+        # Not sent by a form opened before the choice existed: words, the default.
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=gettext_lazy(
+            "Words (“Person”, “Cash on delivery”, “yes”) are for people; codes (person, cod, "
+            "yes) for other programs. The import reads both."
+        ),
+    )
     columns = forms.MultipleChoiceField(
         label=gettext_lazy("Columns"), widget=forms.CheckboxSelectMultiple
     )
@@ -34,5 +49,5 @@ class ExportForm(BootstrapMixin, forms.Form):
         columns.choices = [(c.key, c.label) for c in catalogue.COLUMNS[kind]]
         columns.initial = catalogue.default_columns(kind)
         # Radios and checkboxes are laid out by the template, not styled as one control.
-        for name in ("file_format", "columns"):
+        for name in ("file_format", "values", "columns"):
             self.fields[name].widget.attrs.pop("class", None)

@@ -30,6 +30,9 @@ class ExportJob(TimeStampedModel):
     filters = models.JSONField(default=dict, blank=True)
     segment_id = models.PositiveIntegerField(null=True, blank=True)
     columns = models.JSONField(default=list, blank=True)
+    # Choices and yes/no as stored codes (for programs) instead of labels in `language`.
+    codes = models.BooleanField(_("codes"), default=False)
+    language = models.CharField(max_length=10, blank=True)
     rows = models.PositiveIntegerField(_("rows"), default=0)
     file_path = models.CharField(max_length=500, blank=True)
     failure = models.TextField(blank=True)

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from clientbase.core import audit
@@ -44,16 +44,17 @@ def export_audit(
     columns: Sequence[Column],
     rows: int,
     via: str,
+    codes: bool = False,
     job: ExportJob | None = None,
 ) -> None:
-    """One audit row per export: who, what, which filter or segment, columns, how many rows.
-
-    Never the rows themselves.
+    """One audit row per export: who, what, which filter or segment, columns, labels or
+    codes, how many rows. Never the rows themselves.
     """
     extra: dict[str, Any] = {
         "kind": request.kind,
         "format": file_format,
         "columns": [c.key for c in columns],
+        "values": "codes" if codes else "labels",
         "rows": rows,
         "filters": filters_for_audit(request),
         "via": via,
@@ -144,9 +145,13 @@ def export_job_create(
     request: ExportRequest,
     columns: Sequence[Column],
     file_format: str,
+    codes: bool = False,
 ) -> ExportJob:
     """Record a big export for the worker; the caller queues exports.tasks.export_run for it
-    after the transaction commits (tasks call services, never the other way round)."""
+    after the transaction commits (tasks call services, never the other way round).
+
+    The job keeps the asker's language: the worker writes headers and labels in it.
+    """
     job = ExportJob.objects.create(
         kind=request.kind,
         file_format=file_format,
@@ -154,6 +159,8 @@ def export_job_create(
         filters=dict(request.filters),
         segment_id=request.segment_id,
         columns=[c.key for c in columns],
+        codes=codes,
+        language=translation.get_language() or settings.LANGUAGE_CODE,
     )
     return job
 
@@ -168,12 +175,17 @@ def export_job_run(job_id: int) -> ExportJob | None:
     job = ExportJob.objects.filter(pk=job_id).select_related("created_by").first()
     if job is None or job.status == ExportStatus.DONE:
         return job
+    with translation.override(job.language or settings.LANGUAGE_CODE):
+        return _export_job_write(job)
+
+
+def _export_job_write(job: ExportJob) -> ExportJob:
     ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, rows=0, failure="")
     request = ExportRequest(kind=job.kind, filters=job.filters, segment_id=job.segment_id)
     target = exports_dir() / f"export-{job.pk}-{export_filename(job.kind, job.file_format)}"
     started = time.monotonic()
     try:
-        columns = resolve_columns(job.kind, job.columns)
+        columns = resolve_columns(job.kind, job.columns, codes=job.codes)
         rows = export_write(
             request=request,
             columns=columns,
@@ -205,6 +217,7 @@ def export_job_run(job_id: int) -> ExportJob | None:
             columns=columns,
             rows=rows,
             via="job",
+            codes=job.codes,
             job=job,
         )
     logger.info("export job %s done: %d rows in %.1f s", job.pk, rows, time.monotonic() - started)

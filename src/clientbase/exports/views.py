@@ -80,7 +80,10 @@ def _export(
         messages.error(request, exc.message)
         return redirect(back_url)
     if request.method == "POST" and form.is_valid():
-        columns = catalogue.resolve_columns(export_request.kind, form.cleaned_data["columns"])
+        codes = form.cleaned_data["values"] == "codes"
+        columns = catalogue.resolve_columns(
+            export_request.kind, form.cleaned_data["columns"], codes=codes
+        )
         file_format = form.cleaned_data["file_format"]
         if count > limit:
             job = services.export_job_create(
@@ -88,6 +91,7 @@ def _export(
                 request=export_request,
                 columns=columns,
                 file_format=file_format,
+                codes=codes,
             )
             transaction.on_commit(lambda: tasks.export_run(job.pk))
             messages.info(
@@ -103,6 +107,7 @@ def _export(
             columns=columns,
             rows=count,
             via="web",
+            codes=codes,
         )
         filename = services.export_filename(export_request.kind, file_format, suffix=name)
         response: HttpResponseBase

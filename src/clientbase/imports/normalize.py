@@ -1221,6 +1221,10 @@ def _choice_keys(key: str) -> dict[str, str]:
     for stored, synonyms in catalogue.CHOICE_SYNONYMS.get(key, {}).items():
         for word in (stored, *synonyms):
             folded[" ".join(word.lower().replace("ё", "е").split())] = stored
+    # The labels exports write by default (Russian and English): export-then-import is the
+    # identity whether the file holds codes or words.
+    for label, stored in catalogue.choice_label_codes(key).items():
+        folded[" ".join(label.lower().replace("ё", "е").split())] = stored
     return folded
 
 

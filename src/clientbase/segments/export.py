@@ -34,7 +34,8 @@ LEGACY_COLUMNS = (
 
 
 def legacy_columns() -> list[Column]:
-    return resolve_columns("customers", LEGACY_COLUMNS)
+    # Codes, as this address always wrote: scripts compare them.
+    return resolve_columns("customers", LEGACY_COLUMNS, codes=True)
 
 
 def csv_rows(customers: QuerySet[Customer]) -> Iterator[str]:

@@ -241,6 +241,7 @@ def segment_export(request: HttpRequest, pk: int) -> HttpResponse:
         columns=export.legacy_columns(),
         rows=count,
         via="web",
+        codes=True,
     )
     response = StreamingHttpResponse(
         export.csv_rows(members), content_type="text/csv; charset=utf-8"

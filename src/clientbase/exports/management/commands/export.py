@@ -44,6 +44,14 @@ class Command(BaseCommand):
             help=_("column keys, comma-separated (default: the default columns)"),
         )
         parser.add_argument(
+            "--codes",
+            action="store_true",
+            help=_(
+                "choices and yes/no as stored codes (person, cod, yes), the same in every "
+                "language, instead of words in LANGUAGE_CODE"
+            ),
+        )
+        parser.add_argument(
             "-o", "--output", required=True, metavar="PATH", help=_("the file to write")
         )
 
@@ -63,7 +71,9 @@ class Command(BaseCommand):
             ExportFormat.XLSX if path.suffix.lower() == ".xlsx" else ExportFormat.CSV
         )
         try:
-            columns = catalogue.resolve_columns(kind, options["columns"].split(","))
+            columns = catalogue.resolve_columns(
+                kind, options["columns"].split(","), codes=options["codes"]
+            )
         except ExportError as exc:
             raise CommandError(str(exc)) from exc
 
@@ -95,6 +105,7 @@ class Command(BaseCommand):
             columns=columns,
             rows=rows,
             via="cli",
+            codes=options["codes"],
         )
         self.stdout.write(
             _("%(rows)d rows written to %(path)s") % {"rows": rows, "path": str(path)}
