@@ -1,7 +1,7 @@
 """Customer export speed and memory over a big base: rows per second and peak memory, CSV and XLSX.
 
 Each format runs in a fresh process (so its peak resident memory is its own) through
-`clientbase.imports.exports.export_write`, the path of the background job and the CLI, with
+`clientbase.exports.services.export_write`, the path of the background job and the CLI, with
 the default columns, into a temporary directory.
 
     .venv/bin/python bench/customer_list.py            # makes var/bench-list once (1M customers)
@@ -31,7 +31,9 @@ def one(data_dir: str, file_format: str, columns: str, out_dir: str) -> dict[str
     import django
 
     django.setup()
-    from clientbase.imports.exports import ExportRequest, export_write, resolve_columns
+    from clientbase.exports.columns import resolve_columns
+    from clientbase.exports.selectors import ExportRequest
+    from clientbase.exports.services import export_write
 
     chosen = resolve_columns("customers", columns.split(",") if columns else None)
     target = Path(out_dir) / f"customers.{file_format}"

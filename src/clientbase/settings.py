@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "clientbase.analytics",
     "clientbase.segments",
     "clientbase.imports",
+    "clientbase.exports",
 ]
 
 MIDDLEWARE = [
@@ -277,7 +278,7 @@ IMPORT_KEEP_DAYS = int(os.environ.get("IMPORT_KEEP_DAYS", "30"))
 # A backup of the base before every import (turned off only by tests and benchmarks).
 IMPORT_BACKUP = os.environ.get("IMPORT_BACKUP", "true").lower() in ("1", "true", "yes")
 
-# Exports (imports.exports): up to this many rows download at once; more go to a background job.
+# Exports (clientbase.exports): up to this many rows download at once; more go to a background job.
 EXPORT_INLINE_MAX_ROWS = int(os.environ.get("EXPORT_INLINE_MAX_ROWS", "10000"))
 
 # REST API: machines authenticate with API tokens whose scopes decide what they may do.

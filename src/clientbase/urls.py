@@ -15,6 +15,7 @@ urlpatterns = [
     path("orders/", include("clientbase.orders.urls")),
     path("segments/", include("clientbase.segments.urls")),
     path("imports/", include("clientbase.imports.urls")),
+    path("exports/", include("clientbase.exports.urls")),
     path("audit/", include("clientbase.core.urls")),
     path("analytics/", include("clientbase.analytics.urls")),
     path("api/v1/", include("clientbase.api_urls")),

@@ -40,7 +40,8 @@ from clientbase.customers.models import (
     TimelineEvent,
 )
 from clientbase.customers.services import customer_snapshot
-from clientbase.imports.models import ExportJob, ImportJob
+from clientbase.exports.models import ExportJob
+from clientbase.imports.models import ImportJob
 from clientbase.orders.models import ManagerCapacity, Order
 from clientbase.orders.services import OrderInput, order_upsert
 from clientbase.segments.models import Segment
@@ -199,6 +200,8 @@ KWARG_VALUES = {
     "user_id": ("object", "user"),
     "field_id": ("object", "custom_field"),
     "job_id": ("object", "import_job"),
+    # The old /imports/exports/<path:rest> addresses, redirected to /exports/<rest>.
+    "rest": ("value", "customers/"),
     "key": ("value", "shoe_size"),
     "slug": ("value", "shoe_size"),
     "number": ("value", "W-1"),  # the order number of the world's order

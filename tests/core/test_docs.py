@@ -53,6 +53,20 @@ def test_permissions_doc_explains_every_permission() -> None:
         assert f"| `{perm.value}` |" in explained, perm
 
 
+def test_permissions_doc_roles_in_short_list_each_roles_permissions() -> None:
+    text = (ROOT / "docs/permissions.md").read_text()
+    section = text.split("## Roles in short", 1)[1].split("\n## ", 1)[0]
+    bullets = re.findall(r"^- \*\*(.+?)\*\*(.*?)(?=^- |\Z)", section, re.M | re.S)
+    listed = {name: set(re.findall(r"`([a-z]+\.[a-z]+)`", body)) for name, body in bullets}
+
+    assert list(listed) == [str(role.label) for role in Role]
+    for role in Role:
+        if ROLE_PERMISSIONS[role] == frozenset(Perm):
+            assert "every permission" in dict(bullets)[str(role.label)], role
+        else:
+            assert listed[str(role.label)] == {p.value for p in ROLE_PERMISSIONS[role]}, role
+
+
 def test_deployment_doc_lists_every_environment_variable_of_settings() -> None:
     source = (ROOT / "src/clientbase/settings.py").read_text()
     names = set(re.findall(r'(?:environ\.get|_env_bool)\(\s*"([A-Z_]+)"', source))

@@ -282,6 +282,40 @@ def test_roles_without_import_run_are_refused(role: str, client_for: Any, db: An
     assert not (_data_dir / "imports").exists()
 
 
+def test_a_job_is_seen_only_by_the_one_who_ran_it_and_administrators(
+    manager: Client, base: dict, client_for: Any, _data_dir
+):
+    """Samples, rejected rows and the error file are personal data: another manager, who also
+    holds import.run, gets a 404 on every page of the job and cannot start or undo it."""
+    _upload(manager, RUSSIAN_CSV.encode("utf-8"), name="shop.csv")
+    job = ImportJob.objects.get()
+    manager.post(f"/imports/{job.pk}/mapping/", _mapping_post(job, action="start"))
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE and job.error_file
+    other = client_for(factories.make_user(role=Role.MANAGER, username="boris.manager"))
+    admin = client_for(factories.make_user(role=Role.ADMIN, username="the.admin"))
+    pages = ["", "status/", "mapping/", "preview/", "undo/", "errors/", "errors/?dry_run=1"]
+    customers_before = list(Customer.objects.values_list("pk", "version"))
+    audit_before = AuditEvent.objects.count()
+
+    listing = other.get("/imports/").content.decode()
+    assert "shop.csv" not in listing and f"/imports/{job.pk}/" not in listing
+    for page in pages:
+        assert other.get(f"/imports/{job.pk}/{page}").status_code == 404, page
+    assert other.post(f"/imports/{job.pk}/start/").status_code == 404
+    assert other.post(f"/imports/{job.pk}/undo/").status_code == 404
+    assert other.post(f"/imports/{job.pk}/mapping/", _mapping_post(job)).status_code == 404
+    job.refresh_from_db()
+    assert (job.status, job.undone_at) == (ImportStatus.DONE, None)
+    assert list(Customer.objects.values_list("pk", "version")) == customers_before
+    assert AuditEvent.objects.count() == audit_before
+
+    assert "shop.csv" in admin.get("/imports/").content.decode()
+    assert admin.get(f"/imports/{job.pk}/").status_code == 200
+    assert admin.get(f"/imports/{job.pk}/errors/").status_code == 200
+    assert "shop.csv" in manager.get("/imports/").content.decode()
+
+
 def test_anonymous_is_sent_to_log_in(db: Any):
     response = Client().get("/imports/new/")
     assert response.status_code == 302

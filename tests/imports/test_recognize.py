@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clientbase.imports import fields as catalogue
+from clientbase.core import file_fields as catalogue
 from clientbase.imports.recognize import ColumnGuess, Recognition, headers_key, recognize
 from clientbase.imports.synonyms import CUSTOMER_SYNONYMS, ORDER_SYNONYMS, SYSTEMS
 

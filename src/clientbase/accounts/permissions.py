@@ -69,6 +69,14 @@ def user_has(user: Any, perm: Perm | str) -> bool:
     return role_has(user.role, perm)
 
 
+def owner_or_admin(user: Any, owner_id: int | None) -> bool:
+    """A job holding personal data (an import, an export) is for the one who ran it and
+    administrators only: the permission to run jobs is not a right to read everyone's."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return owner_id == user.pk or user.role == Role.ADMIN
+
+
 # Every view declares what it needs; the middleware refuses views that declare nothing.
 PUBLIC = "public"  # anyone, logged in or not
 LOGIN = "login"  # any active staff user

@@ -1,4 +1,4 @@
-"""Import and export of customers and orders: files in, files out."""
+"""Import of customers and orders: files in."""
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
@@ -7,4 +7,4 @@ from django.utils.translation import gettext_lazy as _
 class ImportsConfig(AppConfig):
     name = "clientbase.imports"
     label = "imports"
-    verbose_name = _("Import and export")
+    verbose_name = _("Import")

@@ -34,15 +34,3 @@ class MatchKey(models.TextChoices):
 
 class ChangeAction(models.TextChoices):
     UPDATED = "updated", _("Updated")
-
-
-class ExportFormat(models.TextChoices):
-    CSV = "csv", "CSV"
-    XLSX = "xlsx", "XLSX"
-
-
-class ExportStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    DONE = "done", _("Done")
-    FAILED = "failed", pgettext_lazy("job status", "Failed")

@@ -8,9 +8,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from clientbase.core.file_fields import FIELDS
 from clientbase.core.forms import BootstrapMixin
 from clientbase.imports.choices import ImportKind, ImportMode, MatchKey
-from clientbase.imports.fields import FIELDS
 from clientbase.imports.models import ImportJob
 
 ACCEPTED_SUFFIXES = (".csv", ".txt", ".xlsx", ".xls", ".ods")

@@ -1,6 +1,6 @@
 """Vectorised normalisation and validation of a batch of imported rows (polars).
 
-Each value kind of `imports.fields` has one normaliser working on whole columns. The common
+Each value kind of `core.file_fields` has one normaliser working on whole columns. The common
 shapes (national phone numbers, plain ASCII e-mails, the usual date forms) are decided by polars
 expressions; anything unusual goes, once per distinct value, to the per-value reference functions
 of `customers.normalize`, so forms, the API and imports agree on every value.
@@ -24,8 +24,8 @@ from django.utils.translation import gettext
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
+from clientbase.core import file_fields as catalogue
 from clientbase.customers import normalize as reference
-from clientbase.imports import fields as catalogue
 
 # Cells that mean "nothing here" in exports from spreadsheets and other systems.
 PLACEHOLDERS = ("", "-", "—", "n/a", "нет данных", "null", "none")
@@ -1221,6 +1221,10 @@ def _choice_keys(key: str) -> dict[str, str]:
     for stored, synonyms in catalogue.CHOICE_SYNONYMS.get(key, {}).items():
         for word in (stored, *synonyms):
             folded[" ".join(word.lower().replace("ё", "е").split())] = stored
+    # The labels exports write by default (Russian and English): export-then-import is the
+    # identity whether the file holds codes or words.
+    for label, stored in catalogue.choice_label_codes(key).items():
+        folded[" ".join(label.lower().replace("ё", "е").split())] = stored
     return folded
 
 

@@ -18,8 +18,8 @@ from itertools import pairwise
 
 from django.core.exceptions import ValidationError
 
+from clientbase.core import file_fields as catalogue
 from clientbase.customers.normalize import try_normalize_email, try_normalize_phone, validate_inn
-from clientbase.imports import fields as catalogue
 from clientbase.imports.synonyms import (
     AMBIGUOUS_NAMES,
     CUSTOMER_KEYWORDS,

@@ -11,18 +11,24 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from clientbase.accounts.choices import Role
+from clientbase.core.file_fields import fields_for
 from clientbase.customers.models import Customer
-from clientbase.imports.fields import fields_for
 from clientbase.imports.models import ImportJob
 from clientbase.orders.choices import OrderSource
 from clientbase.orders.models import Order
 
 
-def import_job_list(*, limit: int = 100) -> QuerySet[ImportJob]:
-    """The newest jobs, everyone's: an import changes the shared base, so all may see it."""
-    return ImportJob.objects.select_related("created_by", "undone_by").order_by(
-        "-created_at", "-id"
-    )[:limit]
+def import_job_list(*, user: Any, limit: int = 100) -> QuerySet[ImportJob]:
+    """The user's newest jobs; an administrator sees everyone's.
+
+    A job keeps sample values and rejected rows of its file (personal data), so it is shown to
+    the person who ran it, as export jobs are, and not to every holder of import.run.
+    """
+    jobs = ImportJob.objects.select_related("created_by", "undone_by")
+    if user.role != Role.ADMIN:
+        jobs = jobs.filter(created_by=user)
+    return jobs.order_by("-created_at", "-id")[:limit]
 
 
 def _labels(kind: str) -> dict[str, str]:

@@ -23,9 +23,9 @@ from clientbase.core import audit
 from clientbase.core.backup import BackupError, backup_create
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import DomainError
+from clientbase.core.file_fields import FIELDS, fields_for
 from clientbase.imports import engine
 from clientbase.imports.choices import ImportKind, ImportMode, ImportStatus, MatchKey
-from clientbase.imports.fields import FIELDS, fields_for
 from clientbase.imports.models import ImportJob, ImportMapping
 from clientbase.imports.readers import ReadError, open_table
 from clientbase.imports.recognize import headers_key, recognize
@@ -318,9 +318,8 @@ def import_job_preview_start(
         return import_job_preview(actor=actor, job_id=job.pk)
     job.preview = {**job.preview, "pending": True}
     job.save(update_fields=["preview", "updated_at"])
-    from clientbase.imports.tasks import import_preview_run
-
-    transaction.on_commit(lambda: import_preview_run(job.pk))
+    # The caller queues imports.tasks.import_preview_run once this commits (tasks call
+    # services, never the other way round).
     return job
 
 
@@ -345,9 +344,7 @@ def import_job_start(*, actor: Any, job_id: int, background: bool | None = None)
     if background is None:
         background = job.rows_total > settings.IMPORT_INLINE_MAX_ROWS
     if background:
-        from clientbase.imports.tasks import import_run
-
-        transaction.on_commit(lambda: import_run(job.pk))
+        # Left queued: the caller queues imports.tasks.import_run once this commits.
         job.refresh_from_db()
         return job
     return import_job_execute(job.pk)

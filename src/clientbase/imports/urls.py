@@ -1,21 +1,16 @@
-"""URLs of the imports app: exports (and imports) of customers and orders."""
+"""URLs of the imports app; /imports/exports/… is where exports lived before their own app."""
 
 from django.urls import path
 
-from clientbase.imports import export_views, views
+from clientbase.exports.views import moved_to_exports
+from clientbase.imports import views
 
 app_name = "imports"
 
 urlpatterns = [
-    # ------------------------------------------------------------ exports
-    path("exports/", export_views.export_list, name="export_list"),
-    path("exports/customers/", export_views.export_customers, name="export_customers"),
-    path("exports/orders/", export_views.export_orders, name="export_orders"),
-    path("exports/segments/<int:pk>/", export_views.export_segment, name="export_segment"),
-    path("exports/<int:pk>/", export_views.export_detail, name="export_detail"),
-    path("exports/<int:pk>/status/", export_views.export_status, name="export_status"),
-    path("exports/<int:pk>/download/", export_views.export_download, name="export_download"),
-    # ------------------------------------------------------------ imports
+    # Old addresses of exports (bookmarks, job links in old messages): redirected.
+    path("exports/", moved_to_exports, name="old_export_list"),
+    path("exports/<path:rest>", moved_to_exports, name="old_export"),
     path("", views.import_list, name="import_list"),
     path("new/", views.import_upload, name="import_upload"),
     path("<int:job_id>/", views.import_detail, name="import_detail"),

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,13 +16,13 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clientbase.accounts.permissions import Perm, requires
+from clientbase.accounts.permissions import Perm, owner_or_admin, requires
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import DomainError
-from clientbase.imports import selectors, services
+from clientbase.core.file_fields import fields_for
+from clientbase.imports import selectors, services, tasks
 from clientbase.imports.choices import ImportStatus
-from clientbase.imports.fields import fields_for
 from clientbase.imports.forms import ImportMappingForm, ImportUploadForm, SheetForm
 from clientbase.imports.models import ImportJob
 
@@ -41,8 +42,13 @@ SYSTEM_NAMES = {
 }
 
 
-def _job(job_id: int) -> ImportJob:
-    return get_object_or_404(ImportJob.objects.select_related("created_by", "undone_by"), pk=job_id)
+def _job(request: HttpRequest, job_id: int) -> ImportJob:
+    """The job, for the one who ran it or an administrator; 404 for anyone else (no hint it
+    exists): its samples, rejected rows and error file are personal data."""
+    job = get_object_or_404(ImportJob.objects.select_related("created_by", "undone_by"), pk=job_id)
+    if not owner_or_admin(request.user, job.created_by_id):
+        raise Http404
+    return job
 
 
 def _delimiter_name(delimiter: str) -> str:
@@ -77,7 +83,9 @@ def _reason(reason: str) -> str:
 @requires(Perm.IMPORT_RUN)
 @require_GET
 def import_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "imports/import_list.html", {"jobs": selectors.import_job_list()})
+    return render(
+        request, "imports/import_list.html", {"jobs": selectors.import_job_list(user=request.user)}
+    )
 
 
 def _too_big(request: HttpRequest) -> bool:
@@ -161,7 +169,7 @@ def _mapping_context(job: ImportJob, form: ImportMappingForm) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
     """Columns with what they were matched to; "Check" runs a dry run, "Import now" the import."""
-    job = _job(job_id)
+    job = _job(request, job_id)
     if job.status not in CONFIGURABLE or services.preview_pending(job):
         return redirect("imports:import_detail", job_id=job.pk)
     if request.method == "POST" and request.POST.get("action") == "sheet":
@@ -189,10 +197,12 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
                 save_as=form.cleaned_data["save_as"],
             )
             if action == "start":
-                job = services.import_job_start(actor=request.user, job_id=job.pk)
+                job = _start(request, job.pk)
                 return redirect("imports:import_detail", job_id=job.pk)
             job = services.import_job_preview_start(actor=request.user, job_id=job.pk)
             if services.preview_pending(job):
+                pending_id = job.pk
+                transaction.on_commit(lambda: tasks.import_preview_run(pending_id))
                 return redirect("imports:import_detail", job_id=job.pk)
             return redirect("imports:import_preview", job_id=job.pk)
         except DomainError as exc:
@@ -205,7 +215,7 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_GET
 def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
     """The dry run's counts, examples and rejected rows, before anything is written."""
-    job = _job(job_id)
+    job = _job(request, job_id)
     if job.status == ImportStatus.UPLOADED:
         return redirect("imports:import_mapping", job_id=job.pk)
     if job.status != ImportStatus.PREVIEWED:
@@ -225,12 +235,20 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "imports/import_preview.html", context)
 
 
+def _start(request: HttpRequest, job_id: int) -> ImportJob:
+    """Start the import: a small file runs now, a big one is queued for the worker."""
+    job = services.import_job_start(actor=request.user, job_id=job_id)
+    if job.status == ImportStatus.QUEUED:
+        transaction.on_commit(lambda: tasks.import_run(job_id))
+    return job
+
+
 @requires(Perm.IMPORT_RUN)
 @require_POST
 def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _job(job_id)
+    job = _job(request, job_id)
     try:
-        services.import_job_start(actor=request.user, job_id=job.pk)
+        _start(request, job.pk)
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("imports:import_detail", job_id=job.pk)
@@ -266,7 +284,7 @@ def _status_context(job: ImportJob) -> dict[str, Any]:
 @requires(Perm.IMPORT_RUN)
 @require_GET
 def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = _job(job_id)
+    job = _job(request, job_id)
     return render(request, "imports/import_detail.html", _status_context(job))
 
 
@@ -274,7 +292,7 @@ def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_GET
 def import_status(request: HttpRequest, job_id: int) -> HttpResponse:
     """The job's status block alone, polled by its page while the import runs."""
-    job = _job(job_id)
+    job = _job(request, job_id)
     response = render(request, "imports/_import_status.html", _status_context(job))
     if (
         request.headers.get("HX-Request")
@@ -291,7 +309,7 @@ def import_status(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def import_undo(request: HttpRequest, job_id: int) -> HttpResponse:
     """GET asks to confirm; POST removes what the import created and restores what it changed."""
-    job = _job(job_id)
+    job = _job(request, job_id)
     if request.method == "POST":
         try:
             job = services.import_job_undo(actor=request.user, job_id=job.pk)
@@ -327,7 +345,7 @@ def _error_file(job: ImportJob, *, dry_run: bool) -> Path | None:
 @require_GET
 def import_errors(request: HttpRequest, job_id: int) -> HttpResponseBase:
     """The rejected rows in the file's own format with an error column (personal data: audited)."""
-    job = _job(job_id)
+    job = _job(request, job_id)
     dry_run = request.GET.get("dry_run") == "1"
     path = _error_file(job, dry_run=dry_run)
     if path is None:

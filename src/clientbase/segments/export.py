@@ -1,6 +1,6 @@
 """The segment's CSV download at its old address (/segments/<id>/export.csv), kept for links and
 scripts that read it: its fixed columns, comma-separated, through the one exporter of
-clientbase.imports.exports. The page's Export button opens the export form instead."""
+clientbase.exports. The page's Export button opens the export form instead."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
+from clientbase.core.file_fields import neutralise
 from clientbase.customers.models import Customer
-from clientbase.imports.exports import (
-    Column,
-    csv_chunks,
-    export_rows,
-    neutralise,
-    resolve_columns,
-)
+from clientbase.exports.columns import Column, resolve_columns
+from clientbase.exports.selectors import export_rows
+from clientbase.exports.writers import csv_chunks
 
 __all__ = ["LEGACY_COLUMNS", "csv_rows", "legacy_columns", "neutralise"]
 
@@ -37,7 +34,8 @@ LEGACY_COLUMNS = (
 
 
 def legacy_columns() -> list[Column]:
-    return resolve_columns("customers", LEGACY_COLUMNS)
+    # Codes, as this address always wrote: scripts compare them.
+    return resolve_columns("customers", LEGACY_COLUMNS, codes=True)
 
 
 def csv_rows(customers: QuerySet[Customer]) -> Iterator[str]:

@@ -16,8 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clientbase.accounts.permissions import Perm, requires, user_has
 from clientbase.customers.models import CustomFieldDefinition, Tag
-from clientbase.imports.choices import ExportFormat, ImportKind
-from clientbase.imports.exports import ExportRequest, export_audit
+from clientbase.exports.choices import ExportFormat, ExportKind
+from clientbase.exports.selectors import ExportRequest
+from clientbase.exports.services import export_audit
 from clientbase.segments import export, selectors, services
 from clientbase.segments.forms import SegmentForm
 from clientbase.segments.language import (
@@ -235,11 +236,12 @@ def segment_export(request: HttpRequest, pk: int) -> HttpResponse:
     # The log keeps which segment and how many rows; never the rows themselves.
     export_audit(
         actor=request.user,
-        request=ExportRequest(kind=ImportKind.CUSTOMERS, filters={}, segment_id=segment.pk),
+        request=ExportRequest(kind=ExportKind.CUSTOMERS, filters={}, segment_id=segment.pk),
         file_format=ExportFormat.CSV,
         columns=export.legacy_columns(),
         rows=count,
         via="web",
+        codes=True,
     )
     response = StreamingHttpResponse(
         export.csv_rows(members), content_type="text/csv; charset=utf-8"

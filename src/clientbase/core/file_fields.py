@@ -1,15 +1,38 @@
-"""The fields a file column can be mapped to, for customer files and for order files.
+"""The fields of customer and order files, shared by imports and exports.
 
-One catalogue shared by column recognition, normalisation, the mapping screen, the import
-engine and the documentation. A field's `kind` decides how its values are normalised.
+One catalogue for column recognition, normalisation, the mapping screen, the import engine,
+the export's headers and the documentation: an exported file is recognised when imported
+again because both sides name a column the same way. A field's `kind` decides how its values
+are normalised. Also here: the formula neutralisation both sides agree on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
+from django.db import models
+from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+from clientbase.customers.choices import CustomerKind, Gender
+from clientbase.orders.choices import OrderStatus, PaymentMethod
+
+# A cell starting with one of these is read as a formula by spreadsheet programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> str:
+    """The text with an apostrophe in front when a spreadsheet would run it as a formula.
+
+    Exports apply it in CSV and in XLSX alike: XLSX string cells are never evaluated, but a
+    sheet re-saved as CSV would carry the formula out again. The import strips the apostrophe.
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
 
 # Value kinds (imports.normalize has one vectorised normaliser per kind).
 TEXT = "text"
@@ -224,3 +247,29 @@ CHOICE_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "other": ("other", "другое", "altele"),
     },
 }
+
+# The stored choices behind the choice fields: exports write their labels by default.
+CHOICE_CLASSES: dict[str, type[models.Choices]] = {
+    "kind": CustomerKind,
+    "gender": Gender,
+    "status": OrderStatus,
+    "payment_method": PaymentMethod,
+}
+
+
+def choice_label_codes(key: str) -> dict[str, str]:
+    """Label -> stored code of a choice field, in every interface language.
+
+    An export writes "Частное лицо" or "Person" for `person` by default, so the import reads
+    the labels back in either language, whatever the importing user's language is.
+    """
+    choices = CHOICE_CLASSES.get(key)
+    if choices is None:
+        return {}
+    found: dict[str, str] = {}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            for value, label in choices.choices:
+                if value:  # "not stated" is an empty cell, not a word
+                    found[str(label)] = str(value)
+    return found

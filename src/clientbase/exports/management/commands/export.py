@@ -9,8 +9,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from clientbase.imports import exports
-from clientbase.imports.choices import ExportFormat, ImportKind
+from clientbase.exports import columns as catalogue
+from clientbase.exports import selectors, services
+from clientbase.exports.choices import ExportFormat, ExportKind
+from clientbase.exports.columns import ExportError
 from clientbase.segments.language import SegmentQueryError, canonical
 
 
@@ -20,7 +22,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("kind", choices=ImportKind.values, help=_("customers or orders"))
+        parser.add_argument("kind", choices=ExportKind.values, help=_("customers or orders"))
         parser.add_argument(
             "--filter",
             default="",
@@ -42,6 +44,14 @@ class Command(BaseCommand):
             help=_("column keys, comma-separated (default: the default columns)"),
         )
         parser.add_argument(
+            "--codes",
+            action="store_true",
+            help=_(
+                "choices and yes/no as stored codes (person, cod, yes), the same in every "
+                "language, instead of words in LANGUAGE_CODE"
+            ),
+        )
+        parser.add_argument(
             "-o", "--output", required=True, metavar="PATH", help=_("the file to write")
         )
 
@@ -61,34 +71,41 @@ class Command(BaseCommand):
             ExportFormat.XLSX if path.suffix.lower() == ".xlsx" else ExportFormat.CSV
         )
         try:
-            columns = exports.resolve_columns(kind, options["columns"].split(","))
-        except exports.ExportError as exc:
+            columns = catalogue.resolve_columns(
+                kind, options["columns"].split(","), codes=options["codes"]
+            )
+        except ExportError as exc:
             raise CommandError(str(exc)) from exc
 
         filters: dict[str, Any] = {}
-        if kind == ImportKind.CUSTOMERS and text:
+        if kind == ExportKind.CUSTOMERS and text:
             try:
                 filters = {"query": canonical(text)}
             except SegmentQueryError as exc:
                 self._bad_filter(text, exc.message, exc.position)
         elif text:
             try:
-                filters = exports.parse_order_filter(text)
-            except exports.OrderFilterError as exc:
+                filters = selectors.parse_order_filter(text)
+            except selectors.OrderFilterError as exc:
                 self._bad_filter(text, exc.message)
-        request = exports.ExportRequest(kind=kind, filters=filters)
+        request = selectors.ExportRequest(kind=kind, filters=filters)
         if not path.parent.is_dir():
             raise CommandError(_("No such directory: %(dir)s") % {"dir": path.parent})
-        rows = exports.export_write(
-            request=request, columns=columns, file_format=file_format, target=path
-        )
-        exports.export_audit(
+        try:
+            rows = services.export_write(
+                request=request, columns=columns, file_format=file_format, target=path
+            )
+        except selectors.ExportFilterError as exc:
+            # Refused before a line is written: no file, no audit row.
+            self._bad_filter(text, exc.message)
+        services.export_audit(
             actor=None,
             request=request,
             file_format=file_format,
             columns=columns,
             rows=rows,
             via="cli",
+            codes=options["codes"],
         )
         self.stdout.write(
             _("%(rows)d rows written to %(path)s") % {"rows": rows, "path": str(path)}

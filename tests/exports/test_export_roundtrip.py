@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
+from clientbase.customers.choices import Gender
 from clientbase.customers.models import Customer
 from clientbase.customers.services import (
     AddressInput,
@@ -30,9 +32,13 @@ from clientbase.customers.services import (
     PhoneInput,
     customer_create,
 )
-from clientbase.imports import exports
+from clientbase.exports import columns as catalogue
+from clientbase.exports import selectors, services
 from clientbase.imports.choices import ImportStatus
 from clientbase.imports.services import import_file
+from clientbase.orders.choices import OrderStatus, PaymentMethod
+from clientbase.orders.models import Order
+from clientbase.orders.services import ItemInput, OrderInput, order_upsert
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +130,7 @@ def customer(draw: Any, n: int) -> dict[str, Any]:
 def _mapping() -> dict[str, Any]:
     """Header -> import field, as the export wrote them (the engine's round trip, apart from
     recognition, which the last test checks)."""
-    columns = exports.columns_for("customers")
+    columns = catalogue.columns_for("customers")
     return {"columns": {str(columns[key].label): field for key, field in ROUND_TRIP.items()}}
 
 
@@ -150,9 +156,9 @@ def _make(spec: dict[str, Any]) -> None:
 
 def _export(path: Path, file_format: str) -> list[tuple[Any, ...]]:
     """Export every customer to path; the rows (without the header) as a sorted list."""
-    columns = exports.resolve_columns("customers", list(ROUND_TRIP))
-    exports.export_write(
-        request=exports.ExportRequest(kind="customers", filters={}),
+    columns = catalogue.resolve_columns("customers", list(ROUND_TRIP))
+    services.export_write(
+        request=selectors.ExportRequest(kind="customers", filters={}),
         columns=columns,
         file_format=file_format,
         target=path,
@@ -230,3 +236,132 @@ def test_the_exported_headers_are_recognised_as_their_fields(tmp_path: Path) -> 
     _export(path, "csv")
     job = import_file(actor=None, kind="customers", path=path, dry_run=True)
     assert [job.mapping.get(str(n)) for n in range(len(ROUND_TRIP))] == list(ROUND_TRIP.values())
+
+
+# ---------------------------------------------------------------- every choice, words or codes
+
+CHOICE_CUSTOMERS = {
+    "external_id": "external_id",
+    "kind": "kind",
+    "last_name": "last_name",
+    "first_name": "first_name",
+    "company_name": "company_name",
+    "gender": "gender",
+    "phones": "phone",
+    "vip": "vip",
+    "consent_email": "consent_email",
+}
+CHOICE_ORDERS = {
+    "order_id": "order_id",
+    "placed_at": "placed_at",
+    "status": "status",
+    "total": "total",
+    "payment_method": "payment_method",
+    "customer_external_id": "customer_external_id",
+}
+
+
+def _choice_base() -> None:
+    """A customer of each kind and gender, and an order in every status and payment method."""
+    made = []
+    for n, gender in enumerate(Gender.values):
+        made.append(
+            customer_create(
+                actor=None,
+                data=CustomerInput(
+                    fields={
+                        "external_id": f"P-{n}",
+                        "last_name": f"Иванова{'абв'[n]}",
+                        "first_name": "Анна",
+                        "gender": gender,
+                        "vip": n == 1,
+                    },
+                    phones=[PhoneInput(f"+7916000000{n}")],
+                    consents=[ConsentInput("email", "granted")] if n else [],
+                ),
+            )
+        )
+    made.append(
+        customer_create(
+            actor=None,
+            data=CustomerInput(
+                fields={"external_id": "C-1", "kind": "company", "company_name": "ООО Ромашка"},
+                phones=[PhoneInput("+74950000001")],
+            ),
+        )
+    )
+    methods = PaymentMethod.values
+    for n, status in enumerate(OrderStatus.values):
+        order_upsert(
+            actor=None,
+            data=OrderInput(
+                external_id=f"O-{n}",
+                placed_at=dt.datetime(2026, 3, n + 1, 12, 0, tzinfo=dt.UTC),
+                status=status,
+                payment_method=methods[n % len(methods)],
+                items=[ItemInput(name="Чайник", price=Decimal(100 + n))],
+            ),
+            customer=made[n % len(made)],
+        )
+
+
+def _export_file(kind: str, keys: dict[str, str], path: Path, codes: bool) -> list[list[str]]:
+    columns = catalogue.resolve_columns(kind, list(keys), codes=codes)
+    services.export_write(
+        request=selectors.ExportRequest(kind=kind, filters={}),
+        columns=columns,
+        file_format="csv",
+        target=path,
+    )
+    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")), delimiter=";"))
+
+
+def _header_mapping(kind: str, keys: dict[str, str]) -> dict[str, Any]:
+    columns = catalogue.columns_for(kind)
+    return {"columns": {str(columns[key].label): field for key, field in keys.items()}}
+
+
+@pytest.mark.parametrize(
+    ("written_in", "read_in", "codes"),
+    [("ru", "en", False), ("en", "ru", False), ("ru", "ru", True)],
+    ids=["russian-words", "english-words", "codes"],
+)
+def test_every_choice_survives_export_then_import_in_words_or_codes(
+    written_in: str, read_in: str, codes: bool, tmp_path: Path
+) -> None:
+    """Words are the default now: the import reads them back (in Russian and English, whatever
+    the importing user's language), as it reads codes. Re-importing changes nothing; into an
+    emptied base, the same customers and orders come back."""
+    _choice_base()
+    with translation.override(written_in):
+        customers = _export_file("customers", CHOICE_CUSTOMERS, tmp_path / "c.csv", codes)
+        orders = _export_file("orders", CHOICE_ORDERS, tmp_path / "o.csv", codes)
+        customer_mapping = _header_mapping("customers", CHOICE_CUSTOMERS)
+        order_mapping = _header_mapping("orders", CHOICE_ORDERS)
+    words = {row[1] for row in customers[1:]} | {row[2] for row in orders[1:]}
+    if codes:
+        assert words == {"person", "company", *OrderStatus.values}
+    else:
+        assert not words & {"person", "company", "new", "delivered"}, words
+
+    with translation.override(read_in):
+        job = import_file(
+            actor=None, kind="customers", path=tmp_path / "c.csv", mapping=customer_mapping
+        )
+        assert (job.rows_unchanged, job.rows_updated, job.rows_rejected) == (4, 0, 0), job.report
+        job = import_file(actor=None, kind="orders", path=tmp_path / "o.csv", mapping=order_mapping)
+        assert (job.rows_unchanged, job.rows_updated, job.rows_rejected) == (8, 0, 0), job.report
+
+        Order.objects.all().delete()
+        Customer.objects.all().delete()
+        job = import_file(
+            actor=None, kind="customers", path=tmp_path / "c.csv", mapping=customer_mapping
+        )
+        assert (job.rows_created, job.rows_rejected) == (4, 0), job.report
+        job = import_file(actor=None, kind="orders", path=tmp_path / "o.csv", mapping=order_mapping)
+        assert (job.rows_created, job.rows_rejected) == (8, 0), job.report
+    with translation.override(written_in):
+        again_customers = _export_file("customers", CHOICE_CUSTOMERS, tmp_path / "c2.csv", codes)
+        again_orders = _export_file("orders", CHOICE_ORDERS, tmp_path / "o2.csv", codes)
+    assert sorted(again_customers) == sorted(customers)
+    assert sorted(again_orders) == sorted(orders)

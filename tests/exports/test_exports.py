@@ -16,6 +16,10 @@ from django.utils import timezone, translation
 from python_calamine import CalamineWorkbook
 
 from clientbase.accounts.choices import Role
+from clientbase.core import file_fields
+from clientbase.core.choices import AuditAction
+from clientbase.core.file_fields import fields_for
+from clientbase.core.models import AuditEvent
 from clientbase.customers.models import Customer
 from clientbase.customers.services import (
     AddressInput,
@@ -25,11 +29,11 @@ from clientbase.customers.services import (
     PhoneInput,
     customer_create,
 )
-from clientbase.imports import exports
-from clientbase.imports.choices import ExportStatus
-from clientbase.imports.exports import ExportRequest
-from clientbase.imports.fields import fields_for
-from clientbase.imports.models import ExportJob
+from clientbase.exports import columns as catalogue
+from clientbase.exports import selectors, services, writers
+from clientbase.exports.choices import ExportStatus
+from clientbase.exports.models import ExportJob
+from clientbase.exports.selectors import ExportRequest
 from clientbase.orders.models import Order
 from clientbase.orders.services import ItemInput, OrderInput, order_upsert
 from clientbase.segments import services as segment_services
@@ -121,9 +125,11 @@ def shop(db: Any) -> dict[str, Any]:
     }
 
 
-def _csv(kind: str, request: ExportRequest, keys: list[str] | None = None) -> list[list[str]]:
-    columns = exports.resolve_columns(kind, keys)
-    text = "".join(exports.export_csv_stream(request, columns))
+def _csv(
+    kind: str, request: ExportRequest, keys: list[str] | None = None, *, codes: bool = False
+) -> list[list[str]]:
+    columns = catalogue.resolve_columns(kind, keys, codes=codes)
+    text = "".join(services.export_csv_stream(request, columns))
     assert text.startswith("\ufeff")
     return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
 
@@ -137,36 +143,36 @@ CUSTOMERS = ExportRequest(kind="customers", filters={})
 
 def test_neutralise_every_formula_start():
     for start in ("=", "+", "-", "@", "\t", "\r"):
-        assert exports.neutralise(start + "1") == "'" + start + "1"
-    assert exports.neutralise("Иванов") == "Иванов"
-    assert exports.neutralise(None) == ""
-    assert exports.neutralise(42) == "42"
+        assert file_fields.neutralise(start + "1") == "'" + start + "1"
+    assert file_fields.neutralise("Иванов") == "Иванов"
+    assert file_fields.neutralise(None) == ""
+    assert file_fields.neutralise(42) == "42"
 
 
 def test_default_headers_are_the_import_labels():
     """An exported file is recognised by the import: same labels where a column matches."""
     customer_labels = {str(f.label) for f in fields_for("customers").values()}
-    columns = exports.resolve_columns("customers", None)
+    columns = catalogue.resolve_columns("customers", None)
     headers = [str(c.label) for c in columns]
     for expected in ("External id", "Last name", "First name", "Phone", "E-mail", "Birthday"):
         assert expected in headers
     importable = [h for h in headers if h in customer_labels]
     assert len(importable) >= 20
     order_labels = {str(f.label) for f in fields_for("orders").values()}
-    order_headers = [str(c.label) for c in exports.resolve_columns("orders", None)]
+    order_headers = [str(c.label) for c in catalogue.resolve_columns("orders", None)]
     for expected in ("Order number", "Order date", "Order total", "Customer e-mail", "Customer id"):
         assert expected in order_headers and expected in order_labels
 
 
 def test_unknown_columns_are_refused():
-    with pytest.raises(exports.ExportError, match="nope"):
-        exports.resolve_columns("customers", ["phone", "nope"])
-    with pytest.raises(exports.ExportError):
-        exports.resolve_columns("parrots", None)
+    with pytest.raises(catalogue.ExportError, match="nope"):
+        catalogue.resolve_columns("customers", ["phone", "nope"])
+    with pytest.raises(catalogue.ExportError):
+        catalogue.resolve_columns("parrots", None)
 
 
 def test_customer_csv_values_and_neutralised_formulas(shop):
-    keys = [c.key for c in exports.CUSTOMER_COLUMNS]  # every column
+    keys = [c.key for c in catalogue.CUSTOMER_COLUMNS]  # every column
     rows = _by_header(_csv("customers", CUSTOMERS, keys))
     assert len(rows) == 3
     full = next(r for r in rows if r["clientbase id"] == str(shop["full"].pk))
@@ -183,14 +189,16 @@ def test_customer_csv_values_and_neutralised_formulas(shop):
     assert (full["City"], full["Postal code"], full["Region"]) == ("Москва", "101000", "Москва")
     assert full["Street, house, flat"] == "ул. Ленина, 1"
     assert full["Tags"] == "VIP, Опт"
-    assert full["Person or company"] == "person"
-    assert full["Gender"] == "female"
+    # Choices and yes/no in words of the interface language by default (codes below).
+    assert full["Person or company"] == "Person"
+    assert full["Gender"] == "Female"
     assert full["Birthday"] == "1990-08-24"
     assert full["VIP"] == "yes"
     assert full["Agrees to e-mails"] == "yes"
     assert full["Agrees to SMS"] == "no"
     assert full["Manager"] == "olga"
-    assert full["Source"] == "website"
+    assert full["Source"] == "Website"
+    assert full["Status"] == "Active"
     assert full["Orders"] == "1"
     assert full["Last order"] == "2026-03-01"
     assert full["Name"].startswith("'=HYPERLINK")
@@ -203,6 +211,48 @@ def test_customer_csv_values_and_neutralised_formulas(shop):
     assert company["INN"] == "7707083893"
 
 
+CHOICE_AND_YES_NO = ["kind", "gender", "status", "source", "vip", "consent_email", "consent_sms"]
+
+
+def test_customer_choices_in_russian_words_by_default_and_codes_on_request(shop):
+    """A Russian user's file says "Частное лицо", not "person", under its Russian headers;
+    codes are one option away, the same in every language."""
+    with translation.override("ru"):
+        words = _by_header(_csv("customers", CUSTOMERS, ["id", *CHOICE_AND_YES_NO]))
+        codes = _by_header(_csv("customers", CUSTOMERS, ["id", *CHOICE_AND_YES_NO], codes=True))
+    full_id = str(shop["full"].pk)
+    full = next(r for r in words if r["ID в clientbase"] == full_id)
+    assert list(full.values())[1:] == [
+        "Частное лицо",
+        "Женский",
+        "Активен",
+        "Сайт",
+        "да",
+        "да",
+        "нет",
+    ]
+    full = next(r for r in codes if r["ID в clientbase"] == full_id)
+    assert list(full.values())[1:] == ["person", "female", "active", "website", "yes", "yes", "no"]
+    plain = next(r for r in words if r["ID в clientbase"] == str(shop["plain"].pk))
+    assert plain["Пол"] == "" and plain["Согласие на e-mail-рассылку"] == ""  # unknown stays empty
+
+
+def test_order_choices_in_words_or_codes(shop):
+    with translation.override("ru"):
+        words = _by_header(_csv("orders", ExportRequest(kind="orders", filters={}), None))
+        codes = _by_header(
+            _csv("orders", ExportRequest(kind="orders", filters={}), None, codes=True)
+        )
+    assert [(r["Статус заказа"], r["Способ оплаты"], r["Валюта"]) for r in words] == [
+        ("Доставлен", "Наложенный платёж", "RUB"),
+        ("Новый", "Банковская карта", "RUB"),
+    ]
+    assert [(r["Статус заказа"], r["Способ оплаты"]) for r in codes] == [
+        ("delivered", "cod"),
+        ("new", "card"),
+    ]
+
+
 def test_customer_since_is_local_time(shop, settings):
     moment = timezone.make_aware(dt.datetime(2026, 1, 10, 23, 30), dt.UTC)
     Customer.objects.filter(pk=shop["plain"].pk).update(created_at=moment)
@@ -212,13 +262,13 @@ def test_customer_since_is_local_time(shop, settings):
 
 
 def test_order_csv(shop):
-    keys = [c.key for c in exports.ORDER_COLUMNS]
+    keys = [c.key for c in catalogue.ORDER_COLUMNS]
     rows = _by_header(_csv("orders", ExportRequest(kind="orders", filters={}), keys))
     assert [r["Order number"] for r in rows] == ["A-1", "B-2"]
     first, second = rows
     assert first["Items"] == "Чайник × 2; Сахар × 0.5"
     assert first["Order total"] == "2050.00"
-    assert first["Order status"] == "delivered" and first["Payment method"] == "cod"
+    assert first["Order status"] == "Delivered" and first["Payment method"] == "Cash on delivery"
     assert first["Delivery method"] == "'=cmd|' /C calc'!A0"
     assert first["Order date"] == "2026-03-01 10:30:00"
     assert first["Customer id"] == "0042"
@@ -231,9 +281,9 @@ def test_order_csv(shop):
 def test_xlsx_cells_are_typed(shop, tmp_path):
     keys = ["id", "external_id", "last_name", "phone", "birthday", "created_at", "revenue"]
     keys += ["orders_count", "vip", "inn", "notes"]
-    columns = exports.resolve_columns("customers", keys)
+    columns = catalogue.resolve_columns("customers", keys)
     target = tmp_path / "c.xlsx"
-    count = exports.export_write(
+    count = services.export_write(
         request=CUSTOMERS, columns=columns, file_format="xlsx", target=target
     )
     assert count == 3
@@ -256,9 +306,9 @@ def test_xlsx_cells_are_typed(shop, tmp_path):
 
 
 def test_xlsx_phone_cells_are_strings_even_without_plus(shop, tmp_path):
-    columns = exports.resolve_columns("customers", ["phone", "phones"])
+    columns = catalogue.resolve_columns("customers", ["phone", "phones"])
     target = tmp_path / "p.xlsx"
-    exports.export_write(request=CUSTOMERS, columns=columns, file_format="xlsx", target=target)
+    services.export_write(request=CUSTOMERS, columns=columns, file_format="xlsx", target=target)
     rows = CalamineWorkbook.from_path(str(target)).get_sheet_by_index(0).to_python()
     assert all(isinstance(cell, str) for row in rows[1:] for cell in row)
 
@@ -287,7 +337,7 @@ def test_segment_and_query_requests(shop, admin_user):
 
 def test_order_filters(shop):
     def numbers(text: str) -> list[str]:
-        request = ExportRequest(kind="orders", filters=exports.parse_order_filter(text))
+        request = ExportRequest(kind="orders", filters=selectors.parse_order_filter(text))
         return [r[0] for r in _csv("orders", request, ["order_id"])[1:]]
 
     assert numbers("") == ["A-1", "B-2"]
@@ -298,8 +348,8 @@ def test_order_filters(shop):
     assert numbers(f"customer={shop['company'].pk}") == ["B-2"]
     assert numbers("status=delivered, from=2026-01-01, to=2026-12-31") == ["A-1"]
     for bad in ("status=lost", "from=yesterday", "colour=red", "status", "customer=x"):
-        with pytest.raises(exports.OrderFilterError):
-            exports.parse_order_filter(bad)
+        with pytest.raises(selectors.OrderFilterError):
+            selectors.parse_order_filter(bad)
 
 
 def test_queries_do_not_grow_with_the_rows(shop, django_assert_max_num_queries):
@@ -308,35 +358,35 @@ def test_queries_do_not_grow_with_the_rows(shop, django_assert_max_num_queries):
         factories.make_customer(
             last_name=f"Много{n}", phones=[f"+7926{n:07d}"], tags=["x"], city="Тверь"
         )
-    every = exports.resolve_columns("customers", [c.key for c in exports.CUSTOMER_COLUMNS])
+    every = catalogue.resolve_columns("customers", [c.key for c in catalogue.CUSTOMER_COLUMNS])
     loaders = len({c.needs for c in every if c.needs})
     assert loaders == 5
     with django_assert_max_num_queries(1 + loaders):
-        rows = list(exports.export_rows(Customer.objects.all(), every))
+        rows = list(selectors.export_rows(Customer.objects.all(), every))
     assert len(rows) == 43
     # Batches of 10: five batches (the last one short), each 1 + loaders queries.
     with django_assert_max_num_queries(5 * (1 + loaders)):
-        rows = list(exports.export_rows(Customer.objects.all(), every, batch_size=10))
+        rows = list(selectors.export_rows(Customer.objects.all(), every, batch_size=10))
     assert len(rows) == 43
-    orders = exports.resolve_columns("orders", [c.key for c in exports.ORDER_COLUMNS])
+    orders = catalogue.resolve_columns("orders", [c.key for c in catalogue.ORDER_COLUMNS])
     with django_assert_max_num_queries(2):
-        assert len(list(exports.export_rows(Order.objects.all(), orders))) == 2
+        assert len(list(selectors.export_rows(Order.objects.all(), orders))) == 2
 
 
 def test_keyset_batches_cover_every_row_once(shop):
     for n in range(25):
         factories.make_customer(last_name=f"К{n}", phones=[f"+7927{n:07d}"])
-    columns = exports.resolve_columns("customers", ["id"])
-    ids = [row[0] for row in exports.export_rows(Customer.objects.all(), columns, batch_size=7)]
+    columns = catalogue.resolve_columns("customers", ["id"])
+    ids = [row[0] for row in selectors.export_rows(Customer.objects.all(), columns, batch_size=7)]
     assert ids == sorted(Customer.objects.values_list("pk", flat=True))
 
 
 def test_xlsx_continues_on_a_next_sheet(monkeypatch, tmp_path):
-    monkeypatch.setattr(exports, "XLSX_SHEET_ROWS", 4)
-    columns = exports.resolve_columns("customers", ["id"])
+    monkeypatch.setattr(writers, "XLSX_SHEET_ROWS", 4)
+    columns = catalogue.resolve_columns("customers", ["id"])
     rows = ([n] for n in range(1, 8))
     target = tmp_path / "many.xlsx"
-    assert exports.write_xlsx(str(target), rows, columns, sheet_name="Customers") == 7
+    assert writers.write_xlsx(str(target), rows, columns, sheet_name="Customers") == 7
     book = CalamineWorkbook.from_path(str(target))
     assert book.sheet_names == ["Customers", "Customers (2)", "Customers (3)"]
     sheets = [book.get_sheet_by_name(name).to_python() for name in book.sheet_names]
@@ -356,10 +406,10 @@ def test_job_runs_to_a_file_and_is_audited_once(shop, settings, tmp_path):
         filters={"kind": "person"},
         columns=["id", "last_name"],
     )
-    exports.export_job_run(job.pk)
+    services.export_job_run(job.pk)
     job.refresh_from_db()
     assert job.status == ExportStatus.DONE and job.rows == 2
-    path = exports.export_job_file(job)
+    path = services.export_job_file(job)
     assert path is not None and path.parent == tmp_path / "exports"
     assert path.read_text(encoding="utf-8-sig").count("\n") == 3
     event = AuditEvent.objects.get(action=AuditAction.EXPORT)
@@ -367,23 +417,23 @@ def test_job_runs_to_a_file_and_is_audited_once(shop, settings, tmp_path):
     assert event.extra["rows"] == 2 and event.extra["job"] == job.pk
     assert event.extra["filters"] == {"kind": "person"}
     # Run again (a retried task): nothing is written twice.
-    exports.export_job_run(job.pk)
+    services.export_job_run(job.pk)
     assert AuditEvent.objects.filter(action=AuditAction.EXPORT).count() == 1
 
 
 def test_a_failing_job_is_marked_failed(shop, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     job = ExportJob.objects.create(kind="customers", file_format="csv", columns=["nope"])
-    with pytest.raises(exports.ExportError):
-        exports.export_job_run(job.pk)
+    with pytest.raises(catalogue.ExportError):
+        services.export_job_run(job.pk)
     job.refresh_from_db()
     assert job.status == ExportStatus.FAILED and "nope" in job.failure
-    assert exports.export_job_file(job) is None
+    assert services.export_job_file(job) is None
 
 
 def test_old_export_files_are_pruned(db, settings, tmp_path):
     settings.DATA_DIR = tmp_path
-    directory = exports.exports_dir()
+    directory = services.exports_dir()
     old, new = directory / "export-1-old.csv", directory / "export-2-new.csv"
     old.write_text("x")
     new.write_text("y")
@@ -395,17 +445,17 @@ def test_old_export_files_are_pruned(db, settings, tmp_path):
         status=ExportStatus.DONE,
         file_path=str(Path("exports") / old.name),
     )
-    assert exports.export_files_prune() == 1
+    assert services.export_files_prune() == 1
     assert not old.exists() and new.exists()
     job.refresh_from_db()
-    assert job.file_path == "" and exports.export_job_file(job) is None
+    assert job.file_path == "" and services.export_job_file(job) is None
 
 
 def test_a_stored_path_outside_the_data_dir_is_never_served(db, settings, tmp_path):
     settings.DATA_DIR = tmp_path / "data"
     (tmp_path / "secret.txt").write_text("x")
     job = ExportJob(kind="customers", file_format="csv", status="done", file_path="../secret.txt")
-    assert exports.export_job_file(job) is None
+    assert services.export_job_file(job) is None
 
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "import-export.md"
@@ -421,7 +471,9 @@ def test_docs_list_every_column_with_its_header_and_default():
             for line in table.splitlines()
             if line.startswith("| `")
         }
-        expected = {c.key: [str(c.label), "✓" if c.default else ""] for c in exports.COLUMNS[kind]}
+        expected = {
+            c.key: [str(c.label), "✓" if c.default else ""] for c in catalogue.COLUMNS[kind]
+        }
         assert rows == expected, kind
 
 
@@ -431,8 +483,8 @@ def test_docs_examples_are_valid_filters(db):
     text = DOCS.read_text(encoding="utf-8")
     assert canonical("vip or importance = vip") in {"vip = true or importance = vip"}
     assert "--filter 'vip or importance = vip'" in text
-    assert exports.parse_order_filter("status=delivered,from=2026-01-01,to=2026-03-31")
-    assert exports.parse_order_filter("status=delivered,from=2026-01-01")
+    assert selectors.parse_order_filter("status=delivered,from=2026-01-01,to=2026-03-31")
+    assert selectors.parse_order_filter("status=delivered,from=2026-01-01")
 
 
 @pytest.mark.parametrize("spread", [False, True])
@@ -443,7 +495,40 @@ def test_related_rows_of_a_filtered_batch_belong_to_its_customers(db, spread):
         for n in range(12)
     ]
     chosen = [made[0], made[-1]] if spread else [made[0], made[2], made[3]]
-    columns = exports.resolve_columns("customers", ["id", "phones", "tags"])
+    columns = catalogue.resolve_columns("customers", ["id", "phones", "tags"])
     queryset = Customer.objects.filter(pk__in=[c.pk for c in chosen])
-    rows = list(exports.export_rows(queryset, columns))
+    rows = list(selectors.export_rows(queryset, columns))
     assert rows == [[c.pk, c.primary_phone, c.last_name.replace("Р", "t")] for c in chosen]
+
+
+def test_a_job_writes_in_the_language_of_the_one_who_asked_with_words_or_codes(
+    shop, settings, tmp_path
+):
+    """The worker runs in the shop's LANGUAGE_CODE; the job keeps the asker's language (and the
+    words-or-codes choice), so an English user's file has English headers and words."""
+    settings.DATA_DIR = tmp_path
+    settings.LANGUAGE_CODE = "ru"
+    columns = catalogue.resolve_columns("customers", ["id", "kind", "vip"])
+    request = ExportRequest(kind="customers", filters={})
+    with translation.override("en"):
+        words = services.export_job_create(
+            actor=None, request=request, columns=columns, file_format="csv"
+        )
+        codes = services.export_job_create(
+            actor=None, request=request, columns=columns, file_format="csv", codes=True
+        )
+    assert (words.language, words.codes, codes.codes) == ("en", False, True)
+    with translation.override("ru"):
+        services.export_job_run(words.pk)
+        services.export_job_run(codes.pk)
+    read = {}
+    for job in (words, codes):
+        job.refresh_from_db()
+        text = services.export_job_file(job).read_text(encoding="utf-8-sig")
+        read[job.codes] = list(csv.reader(io.StringIO(text), delimiter=";"))
+    full = str(shop["full"].pk)
+    assert read[False][0] == ["clientbase id", "Person or company", "VIP"]
+    assert [r for r in read[False] if r[0] == full] == [[full, "Person", "yes"]]
+    assert [r for r in read[True] if r[0] == full] == [[full, "person", "yes"]]
+    audits = AuditEvent.objects.filter(action=AuditAction.EXPORT).order_by("pk")
+    assert [a.extra["values"] for a in audits] == ["labels", "codes"]

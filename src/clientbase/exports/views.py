@@ -1,18 +1,19 @@
 """Web UI of exports: the export form of the customer list, a segment and the order list; export
-jobs with their progress and download."""
+jobs with their progress and download (each for the one who asked and administrators)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.http import (
     FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseRedirect,
     StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
@@ -20,49 +21,24 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clientbase.accounts.choices import Role
-from clientbase.accounts.permissions import Perm, requires
+from clientbase.accounts.permissions import Perm, owner_or_admin, requires
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
-from clientbase.core.forms import BootstrapMixin
-from clientbase.imports import exports
-from clientbase.imports.choices import ExportFormat, ExportStatus, ImportKind
-from clientbase.imports.models import ExportJob
+from clientbase.exports import columns as catalogue
+from clientbase.exports import selectors, services, tasks
+from clientbase.exports.choices import ExportFormat, ExportKind, ExportStatus
+from clientbase.exports.columns import ExportError
+from clientbase.exports.forms import ExportForm
+from clientbase.exports.models import ExportJob
 from clientbase.segments.language import SegmentQueryError
 from clientbase.segments.models import Segment
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Query parameters of the list pages that are not filters.
 NOT_FILTERS = ("after", "before", "sort")
-
-
-class ExportForm(BootstrapMixin, forms.Form):
-    file_format = forms.ChoiceField(
-        label=gettext_lazy("Format"),
-        choices=ExportFormat.choices,
-        initial=ExportFormat.XLSX,
-        widget=forms.RadioSelect,
-        help_text=gettext_lazy(
-            "XLSX opens in Excel with phones and dates as they are; CSV (UTF-8, semicolons) "
-            "is for other programs."
-        ),
-    )
-    columns = forms.MultipleChoiceField(
-        label=gettext_lazy("Columns"), widget=forms.CheckboxSelectMultiple
-    )
-
-    def __init__(self, kind: str, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        columns = self.fields["columns"]
-        assert isinstance(columns, forms.MultipleChoiceField)
-        columns.choices = [(c.key, c.label) for c in exports.COLUMNS[kind]]
-        columns.initial = exports.default_columns(kind)
-        # Radios and checkboxes are laid out by the template, not styled as one control.
-        for name in ("file_format", "columns"):
-            self.fields[name].widget.attrs.pop("class", None)
 
 
 def _filters_from(request: HttpRequest) -> dict[str, Any]:
@@ -77,15 +53,10 @@ def _filters_from(request: HttpRequest) -> dict[str, Any]:
     return kept
 
 
-def _may_see(request: HttpRequest, job: ExportJob) -> bool:
-    user: Any = request.user
-    return job.created_by_id == user.pk or user.role == Role.ADMIN
-
-
 def _own_job(request: HttpRequest, pk: int) -> ExportJob:
     """The job, for its creator or an administrator; 404 for anyone else (no hint it exists)."""
     job = get_object_or_404(ExportJob.objects.select_related("created_by"), pk=pk)
-    if not _may_see(request, job):
+    if not owner_or_admin(request.user, job.created_by_id):
         raise Http404
     return job
 
@@ -93,7 +64,7 @@ def _own_job(request: HttpRequest, pk: int) -> ExportJob:
 def _export(
     request: HttpRequest,
     *,
-    export_request: exports.ExportRequest,
+    export_request: selectors.ExportRequest,
     title: str,
     back_url: str,
     name: str,
@@ -102,45 +73,52 @@ def _export(
     limit = settings.EXPORT_INLINE_MAX_ROWS
     form = ExportForm(export_request.kind, request.POST or None)
     try:
-        queryset = exports.export_queryset(export_request)
-        count = exports.count_up_to(queryset, limit)
-    except (SegmentQueryError, exports.OrderFilterError) as exc:
+        queryset = selectors.export_queryset(export_request)
+        count = selectors.count_up_to(queryset, limit)
+    except (SegmentQueryError, ExportError) as exc:
+        # An invalid filter is never dropped: the export is refused with the reason.
         messages.error(request, exc.message)
         return redirect(back_url)
     if request.method == "POST" and form.is_valid():
-        columns = exports.resolve_columns(export_request.kind, form.cleaned_data["columns"])
+        codes = form.cleaned_data["values"] == "codes"
+        columns = catalogue.resolve_columns(
+            export_request.kind, form.cleaned_data["columns"], codes=codes
+        )
         file_format = form.cleaned_data["file_format"]
         if count > limit:
-            job = exports.export_job_create(
+            job = services.export_job_create(
                 actor=request.user,
                 request=export_request,
                 columns=columns,
                 file_format=file_format,
+                codes=codes,
             )
+            transaction.on_commit(lambda: tasks.export_run(job.pk))
             messages.info(
                 request,
                 _("More than %(limit)s rows: the file is being prepared in the background.")
                 % {"limit": f"{limit:,}".replace(",", "\u202f")},
             )
-            return redirect("imports:export_detail", pk=job.pk)
-        exports.export_audit(
+            return redirect("exports:detail", pk=job.pk)
+        services.export_audit(
             actor=request.user,
             request=export_request,
             file_format=file_format,
             columns=columns,
             rows=count,
             via="web",
+            codes=codes,
         )
-        filename = exports.export_filename(export_request.kind, file_format, suffix=name)
+        filename = services.export_filename(export_request.kind, file_format, suffix=name)
         response: HttpResponseBase
         if file_format == ExportFormat.XLSX:
-            handle, _rows = exports.export_xlsx_tempfile(export_request, columns)
+            handle, _rows = services.export_xlsx_tempfile(export_request, columns)
             response = FileResponse(
                 handle, as_attachment=True, filename=filename, content_type=XLSX_TYPE
             )
         else:
             response = StreamingHttpResponse(
-                exports.export_csv_stream(export_request, columns),
+                services.export_csv_stream(export_request, columns),
                 content_type="text/csv; charset=utf-8",
             )
             response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -154,7 +132,7 @@ def _export(
         "over_limit": count > limit,
         "kind": export_request.kind,
     }
-    return render(request, "imports/export_form.html", context)
+    return render(request, "exports/form.html", context)
 
 
 @requires(Perm.CUSTOMER_EXPORT)
@@ -165,7 +143,7 @@ def export_customers(request: HttpRequest) -> HttpResponseBase:
     back = reverse("customers:list") + (f"?{request.GET.urlencode()}" if request.GET else "")
     return _export(
         request,
-        export_request=exports.ExportRequest(kind=ImportKind.CUSTOMERS, filters=filters),
+        export_request=selectors.ExportRequest(kind=ExportKind.CUSTOMERS, filters=filters),
         title=_("Export customers") if not filters else _("Export the filtered customers"),
         back_url=back,
         name="",
@@ -178,8 +156,8 @@ def export_segment(request: HttpRequest, pk: int) -> HttpResponseBase:
     segment = get_object_or_404(Segment, pk=pk)
     return _export(
         request,
-        export_request=exports.ExportRequest(
-            kind=ImportKind.CUSTOMERS, filters={}, segment_id=segment.pk
+        export_request=selectors.ExportRequest(
+            kind=ExportKind.CUSTOMERS, filters={}, segment_id=segment.pk
         ),
         title=_("Export segment “%(name)s”") % {"name": segment.name},
         back_url=reverse("segments:detail", args=[segment.pk]),
@@ -191,11 +169,11 @@ def export_segment(request: HttpRequest, pk: int) -> HttpResponseBase:
 @require_http_methods(["GET", "POST"])
 def export_orders(request: HttpRequest) -> HttpResponseBase:
     """The order list as it is filtered (status, manager), to a file."""
-    filters = {k: v for k, v in _filters_from(request).items() if k in exports.ORDER_FILTER_KEYS}
+    filters = _filters_from(request)
     back = reverse("orders:list") + (f"?{request.GET.urlencode()}" if request.GET else "")
     return _export(
         request,
-        export_request=exports.ExportRequest(kind=ImportKind.ORDERS, filters=filters),
+        export_request=selectors.ExportRequest(kind=ExportKind.ORDERS, filters=filters),
         title=_("Export orders") if not filters else _("Export the filtered orders"),
         back_url=back,
         name="",
@@ -210,15 +188,15 @@ def export_list(request: HttpRequest) -> HttpResponse:
     jobs = ExportJob.objects.select_related("created_by")
     if user.role != Role.ADMIN:
         jobs = jobs.filter(created_by=user)
-    return render(request, "imports/export_list.html", {"jobs": jobs[:50]})
+    return render(request, "exports/list.html", {"jobs": jobs[:50]})
 
 
 def _job_context(job: ExportJob) -> dict[str, Any]:
     return {
         "job": job,
         "running": job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING),
-        "file_kept": exports.export_job_file(job) is not None,
-        "keep_days": exports.KEEP_DAYS,
+        "file_kept": services.export_job_file(job) is not None,
+        "keep_days": services.KEEP_DAYS,
     }
 
 
@@ -226,7 +204,7 @@ def _job_context(job: ExportJob) -> dict[str, Any]:
 @require_GET
 def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _own_job(request, pk)
-    return render(request, "imports/export_detail.html", _job_context(job))
+    return render(request, "exports/detail.html", _job_context(job))
 
 
 @requires(Perm.CUSTOMER_EXPORT)
@@ -234,7 +212,7 @@ def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def export_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The status block alone, polled by the job page while the job runs."""
     job = _own_job(request, pk)
-    response = render(request, "imports/_export_status.html", _job_context(job))
+    response = render(request, "exports/_status.html", _job_context(job))
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -243,16 +221,32 @@ def export_status(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def export_download(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = _own_job(request, pk)
-    path = exports.export_job_file(job)
+    path = services.export_job_file(job)
     if path is None:
         if job.status == ExportStatus.DONE:
             messages.error(request, _("The file of this export has been deleted."))
-        return redirect("imports:export_detail", pk=job.pk)
+        return redirect("exports:detail", pk=job.pk)
     audit.record_access(
         action=AuditAction.VIEW, actor=request.user, obj=job, extra={"via": "download"}
     )
     content_type = XLSX_TYPE if job.file_format == ExportFormat.XLSX else "text/csv; charset=utf-8"
-    filename = exports.export_filename(job.kind, job.file_format, suffix=f"job-{job.pk}")
+    filename = services.export_filename(job.kind, job.file_format, suffix=f"job-{job.pk}")
     return FileResponse(
         path.open("rb"), as_attachment=True, filename=filename, content_type=content_type
     )
+
+
+@requires(Perm.CUSTOMER_EXPORT)
+def moved_to_exports(request: HttpRequest, rest: str = "") -> HttpResponseRedirect:
+    """/imports/exports/… is now /exports/…: bookmarks and links in old messages still work.
+
+    A GET is redirected with 302; anything else with 307, which keeps the method and the body,
+    so an export form posted from a page opened before the move still exports.
+    """
+    target = reverse("exports:list") + rest
+    if request.GET:
+        target += "?" + request.GET.urlencode()
+    response = HttpResponseRedirect(target)
+    if request.method not in ("GET", "HEAD"):
+        response.status_code = 307
+    return response

@@ -86,8 +86,11 @@ def test_orders_with_the_simple_filter(base, tmp_path):
     )
     assert _read(target) == [
         ["Order number", "Order status", "Order date"],
-        ["1", "delivered", "2026-01-05 12:00:00"],
+        ["1", "Delivered", "2026-01-05 12:00:00"],
     ]
+    call_command("export", "orders", "--columns", "order_id,status", "--codes", "-o", str(target))
+    assert _read(target)[1] == ["1", "delivered"]
+    assert AuditEvent.objects.filter(extra__values="codes").count() == 1
     call_command("export", "orders", "--filter", f"customer={base['kazan'].pk}", "-o", str(target))
     assert [r[0] for r in _read(target)[1:]] == ["3"]
 
