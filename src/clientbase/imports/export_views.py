@@ -27,6 +27,7 @@ from clientbase.accounts.choices import Role
 from clientbase.accounts.permissions import Perm, requires
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
+from clientbase.core.formatting import format_number
 from clientbase.core.forms import BootstrapMixin
 from clientbase.imports import exports
 from clientbase.imports.choices import ExportFormat, ExportStatus, ImportKind
@@ -120,7 +121,7 @@ def _export(
             messages.info(
                 request,
                 _("More than %(limit)s rows: the file is being prepared in the background.")
-                % {"limit": f"{limit:,}".replace(",", "\u202f")},
+                % {"limit": format_number(limit)},
             )
             return redirect("imports:export_detail", pk=job.pk)
         exports.export_audit(

@@ -12,9 +12,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clientbase.accounts.permissions import Perm, requires, user_has
+from clientbase.core.formatting import format_number
 from clientbase.customers.models import CustomFieldDefinition, Tag
 from clientbase.imports.choices import ExportFormat, ImportKind
 from clientbase.imports.exports import ExportRequest, export_audit
@@ -63,7 +65,7 @@ def segment_count(request: HttpRequest, pk: int) -> HttpResponse:
     """A saved segment's live count (loaded by each row of the list)."""
     segment = get_object_or_404(Segment, pk=pk)
     count = services.segment_refresh_count(segment=segment)
-    return HttpResponse(f"{count:,}".replace(",", "\u202f"))
+    return HttpResponse(format_number(count))
 
 
 @requires(Perm.CUSTOMER_VIEW)
@@ -147,8 +149,12 @@ def _editor(request: HttpRequest, segment: Segment | None) -> HttpResponse:
                 else:
                     messages.success(
                         request,
-                        _("Segment “%(name)s” saved: %(n)d customers.")
-                        % {"name": saved.name, "n": saved.last_count or 0},
+                        ngettext(
+                            "Segment “%(name)s” saved: %(n)s customer.",
+                            "Segment “%(name)s” saved: %(n)s customers.",
+                            saved.last_count or 0,
+                        )
+                        % {"name": saved.name, "n": format_number(saved.last_count or 0)},
                     )
                     return redirect("segments:detail", pk=saved.pk)
     elif segment is not None:

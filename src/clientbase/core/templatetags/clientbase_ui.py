@@ -1,4 +1,4 @@
-"""Template helpers of the web UI: field labels for audit diffs, phone formatting, values."""
+"""Template helpers of the web UI: field labels and values for audit diffs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from django import template
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext as _
-
-from clientbase.customers.normalize import format_phone
 
 register = template.Library()
 
@@ -34,11 +32,6 @@ def field_label(object_type: str, name: str) -> str:
 @register.simple_tag
 def label_of(object_type: str, name: str) -> str:
     return field_label(object_type, name)
-
-
-@register.filter
-def phone(value: str) -> str:
-    return format_phone(value) if value else ""
 
 
 @register.filter
