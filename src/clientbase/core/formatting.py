@@ -66,7 +66,7 @@ def format_money(value: Any, currency: str | None = None) -> str:
 
 
 def format_phone_number(value: Any) -> str:
-    """"+79325431208" -> "+7 932 543-12-08"; empty -> ""."""
+    """ "+79325431208" -> "+7 932 543-12-08"; empty -> ""."""
     return format_phone(str(value)) if value else ""
 
 

@@ -24,6 +24,7 @@ from clientbase.segments import export, selectors, services
 from clientbase.segments.forms import SegmentForm
 from clientbase.segments.language import (
     CUSTOM_TYPES,
+    FIELDS,
     SegmentQueryError,
     builder_fields,
     builder_rows,
@@ -94,9 +95,27 @@ def segment_fields(request: HttpRequest) -> JsonResponse:
                 "type": kind,
                 "ops": ["=", "!="] if kind == "bool" else ["=", "!=", "<", "<=", ">", ">="],
                 "choices": list(definition.choices or []),
+                "labels": {choice: choice for choice in definition.choices or []},
             }
         )
     return JsonResponse({"fields": fields})
+
+
+@requires(Perm.CUSTOMER_VIEW)
+@require_GET
+def segment_help(request: HttpRequest) -> HttpResponse:
+    """The query language's reference, made from the field catalogue so it cannot drift."""
+    fields = [
+        {
+            "name": spec.name,
+            "aliases": spec.aliases,
+            "label": spec.label,
+            "ops": [*spec.ops, *(["within"] if spec.name == "birthday" else [])],
+            "choices": spec.choices() if spec.choices else [],
+        }
+        for spec in FIELDS
+    ]
+    return render(request, "segments/help.html", {"fields": fields})
 
 
 @requires(Perm.CUSTOMER_VIEW)

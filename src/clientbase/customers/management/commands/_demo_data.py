@@ -222,7 +222,8 @@ SOURCES = (
 )
 
 STOPLIST = (
-    ("refused_cod", 60, "Отказался от трёх посылок наложенным платежом"),
+    # Worded without gender: the same comment lands on men, women and companies.
+    ("refused_cod", 60, "Три отказа от посылок наложенным платежом"),
     ("abusive", 15, "Грубит операторам, угрожает жалобами"),
     ("fraud", 10, "Попытка оплаты чужой картой"),
     ("other", 15, "По решению службы безопасности"),
