@@ -333,7 +333,10 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     },
-    "filters": {"request_id": {"()": "clientbase.core.context.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "clientbase.core.context.RequestIdLogFilter"},
+        "refusal_without_traceback": {"()": "clientbase.core.logfilters.RefusalWithoutTraceback"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -344,6 +347,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A 403 is logged as one line (path, request id), without Django's traceback.
+        "django.request": {"filters": ["refusal_without_traceback"]},
         # A handler of its own keeps run_huey from adding a second one (double log lines).
         "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

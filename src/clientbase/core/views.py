@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -16,6 +17,15 @@ from clientbase.core import selectors
 from clientbase.core.forms import AuditFilterForm
 
 logger = logging.getLogger(__name__)
+
+
+@requires(PUBLIC)
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico for clients that ask for it without reading the page's <link rel=icon>."""
+    response = HttpResponsePermanentRedirect(static("clientbase/favicon.svg"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @never_cache
