@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.templatetags.static import static
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -19,11 +19,15 @@ from clientbase.core.forms import AuditFilterForm
 logger = logging.getLogger(__name__)
 
 
+# The same file the pages link as static/clientbase/favicon.svg.
+FAVICON = Path(__file__).resolve().parent / "static" / "clientbase" / "favicon.svg"
+
+
 @requires(PUBLIC)
 @require_GET
 def favicon(request: HttpRequest) -> HttpResponse:
     """/favicon.ico for clients that ask for it without reading the page's <link rel=icon>."""
-    response = HttpResponsePermanentRedirect(static("clientbase/favicon.svg"))
+    response = HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")
     response["Cache-Control"] = "public, max-age=86400"
     return response
 
