@@ -58,3 +58,19 @@ def test_card_and_form_fit_russian_labels(page, live_server):
     assert overlaps and not any(overlaps)
     options = page.eval_on_selector_all("select option", "os => os.map(o => o.textContent)")
     assert "---------" not in options and "— не выбрано —" in options
+
+
+def test_segment_builder_offers_russian_labels_and_writes_codes(page, live_server):
+    factories.make_user(role=Role.ADMIN, username="builder-admin")
+    log_in(page, live_server.url, "builder-admin")
+    page.goto(f"{live_server.url}/segments/new/")
+    row = page.locator("[data-row]").first
+    row.locator("[data-field]").select_option("rfm")
+    choice = row.locator("select:not([data-field]):not([data-op]):not([data-join])")
+    assert choice.is_visible() and not row.locator("[data-value]").is_visible()
+    assert "Чемпионы" in choice.locator("option").all_text_contents()
+    choice.select_option(label="Чемпионы")
+    assert page.input_value("textarea[name=query]") == "rfm = champions"
+    row.locator("[data-op]").select_option(label="одно из")
+    assert row.locator("[data-value]").is_visible()  # a list is typed, with suggestions
+    page.screenshot(path=str(SHOTS / "segment-builder-ru.png"))

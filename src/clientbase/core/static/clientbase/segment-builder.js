@@ -83,7 +83,7 @@
     var listId = "segment-values-" + Math.random().toString(36).slice(2);
     // Free text (with suggestions) for lists and open fields; a select of labelled choices
     // for "=" and "!=" on a field with choices, so people pick "Чемпионы", not "champions".
-    var value = el("input", { "data-value": "", class: "form-control form-control-sm", list: listId, value: data.value || "" });
+    var value = el("input", { "data-value": "", class: "form-control form-control-sm flex-grow-1", style: "min-width: 8rem", list: listId, value: data.value || "" });
     var choice = el("select", { class: "form-select form-select-sm w-auto" });
     var list = el("datalist", { id: listId });
     function labelOf(f, code) { return (f && f.labels && f.labels[code]) || code; }
