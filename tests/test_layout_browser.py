@@ -66,7 +66,7 @@ def test_segment_builder_offers_russian_labels_and_writes_codes(page, live_serve
     page.goto(f"{live_server.url}/segments/new/")
     row = page.locator("[data-row]").first
     row.locator("[data-field]").select_option("rfm")
-    choice = row.locator("select:not([data-field]):not([data-op]):not([data-join])")
+    choice = row.locator("[data-choice]")
     assert choice.is_visible() and not row.locator("[data-value]").is_visible()
     assert "Чемпионы" in choice.locator("option").all_text_contents()
     choice.select_option(label="Чемпионы")

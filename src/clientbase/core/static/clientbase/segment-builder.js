@@ -84,7 +84,7 @@
     // Free text (with suggestions) for lists and open fields; a select of labelled choices
     // for "=" and "!=" on a field with choices, so people pick "Чемпионы", not "champions".
     var value = el("input", { "data-value": "", class: "form-control form-control-sm flex-grow-1", style: "min-width: 8rem", list: listId, value: data.value || "" });
-    var choice = el("select", { class: "form-select form-select-sm w-auto" });
+    var choice = el("select", { "data-choice": "", class: "form-select form-select-sm w-auto" });
     var list = el("datalist", { id: listId });
     function labelOf(f, code) { return (f && f.labels && f.labels[code]) || code; }
     function fillChoices() {
