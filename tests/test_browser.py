@@ -90,7 +90,7 @@ def test_segment_builder_writes_and_reads_the_query_and_the_preview_counts(page,
     first.wait_for()
     first.locator("[data-field]").select_option("kind")
     first.locator("[data-op]").select_option("=")
-    first.locator("[data-value]").fill("company")
+    first.locator("[data-choice]").select_option(label="Компания")  # codes stay in the query
     page.click("#segment-builder button.btn-outline-primary")  # add a condition
     second = page.locator("#segment-builder [data-row]").nth(1)
     second.locator("[data-field]").select_option("city")

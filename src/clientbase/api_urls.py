@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.defaults import page_not_found
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
@@ -25,6 +26,13 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("not_found", _("Not found.")), status=404)
     return page_not_found(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler403: the API's error shape under /api/, the app's 403 page everywhere else."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("permission_denied", _("Not allowed.")), status=403)
+    return defaults.permission_denied(request, exception)
 
 
 class SchemaView(SpectacularAPIView):

@@ -9,6 +9,7 @@ from clientbase.core import views as core_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("i18n/setlang/", requires(PUBLIC)(set_language), name="set_language"),
     path("accounts/", include("clientbase.accounts.urls")),
     path("customers/", include("clientbase.customers.urls")),
@@ -27,4 +28,5 @@ urlpatterns = [
     ),
 ]
 
+handler403 = "clientbase.api_urls.permission_denied"
 handler404 = "clientbase.api_urls.not_found"

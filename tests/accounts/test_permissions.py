@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse
 from django.template import TemplateDoesNotExist
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, path
+from django.urls import URLPattern, URLResolver, get_resolver, include, path
 from django.urls.resolvers import RoutePattern
 
 from clientbase.accounts.choices import Role
@@ -255,7 +255,14 @@ def test_every_declared_permission_is_known():
 
 def test_public_views_are_only_the_expected_ones():
     public = sorted(r.name for r in ROUTES if declared_permission(r.callback) == PUBLIC)
-    assert public == ["accounts:login", "accounts:logout", "api:schema", "healthz", "set_language"]
+    assert public == [
+        "accounts:login",
+        "accounts:logout",
+        "api:schema",
+        "favicon",
+        "healthz",
+        "set_language",
+    ]
 
 
 def test_every_url_argument_can_be_filled():
@@ -468,7 +475,8 @@ def _undeclared_view(request):
     return HttpResponse("open")
 
 
-urlpatterns = [path("undeclared/", _undeclared_view)]
+# Beside the app's own URLs: the 403 page's menu links to them.
+urlpatterns = [path("undeclared/", _undeclared_view), path("", include("clientbase.urls"))]
 
 
 @pytest.mark.django_db

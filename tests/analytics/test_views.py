@@ -50,7 +50,8 @@ def test_card_shows_scores_only_when_they_exist(client_for, operator_user):
     client = client_for(operator_user)
     body = client.get(f"/customers/{with_score.pk}/").content.decode()
     assert "customer-scores" in body and "importance-badge" in body
-    assert "87%" in body and "512,40" in body and "2048,10" in body  # Russian number format
+    # Russian number format: no-break spaces in groups and before the ruble sign and percent
+    assert "87\u00a0%" in body and "512,40\u00a0₽" in body and "2\u00a0048,10\u00a0₽" in body
     plain = make_customer(last_name="Безоценкин")
     assert "customer-scores" not in client.get(f"/customers/{plain.pk}/").content.decode()
 
@@ -96,7 +97,7 @@ def test_caller_page_shows_importance(client_for, operator_user):
     scored(customer, Importance.VIP)
     body = client_for(operator_user).get("/orders/caller/", {"phone": "89165554433"})
     text = body.content.decode()
-    assert "importance-badge" in text and "caller-scores" in text and "87%" in text
+    assert "importance-badge" in text and "caller-scores" in text and "87\u00a0%" in text
 
 
 def _orders(manager) -> dict[str, Order]:

@@ -65,7 +65,7 @@ def test_company_card_shows_its_contact_person_and_no_identity_document(client_f
     assert '<a href="tel:+79161112233"' in contact
     assert "+7 916 111-22-33" in contact
     assert '<a href="mailto:zakaz@romashka.ru">zakaz@romashka.ru</a>' in contact
-    assert "Identity document" not in body
+    assert "<dt>Document</dt>" not in body
     assert 'id="personal-details"' not in body
 
 
@@ -73,7 +73,7 @@ def test_person_card_keeps_personal_details_with_the_document(client_for, manage
     person = factories.make_customer(document_type="passport_ru", document_number="4510 123456")
     body = client_for(manager_user).get(f"/customers/{person.pk}/").content.decode()
     personal = _section(body, "personal-details")
-    assert "Identity document" in personal
+    assert "<dt>Document</dt>" in personal
     assert "4510 123456" in personal
     assert 'id="contact-person"' not in body
 

@@ -121,18 +121,18 @@ def test_purchase_history_lines_add_up_to_the_total(client_for, operator_user):
     html = client_for(operator_user).get(f"/customers/{customer.pk}/").content.decode()
     assert history_rows(html) == [
         "Product Category Quantity Price Amount",
-        "Чайник Кухня × 1 2500.00 2500.00",
-        "Кружка — × 2 350.00 700.00",
-        "Discount −200.00",
-        "Delivery 300.00",
-        "Total 3300.00 RUB",
+        "Чайник Кухня × 1 ₽2,500.00 ₽2,500.00",
+        "Кружка — × 2 ₽350.00 ₽700.00",
+        "Discount −₽200.00",
+        "Delivery ₽300.00",
+        "Total ₽3,300.00",
         "Product Category Quantity Price Amount",
-        "Лампа — × 3 10.00 30.00",
-        "Other adjustments −5.00",
-        "Total 25.00 RUB",
-        "Subtotal 100.00",
-        "Delivery 50.00",
-        "Total 150.00 RUB",
+        "Лампа — × 3 ₽10.00 ₽30.00",
+        "Other adjustments −₽5.00",
+        "Total ₽25.00",
+        "Subtotal ₽100.00",
+        "Delivery ₽50.00",
+        "Total ₽150.00",
     ]
 
 

@@ -60,7 +60,7 @@ def test_pages_render_for_permitted_roles_only(segment, users_by_role, client_fo
 def test_preview_counts_and_marks_the_error_position(people, admin_user, client_for):
     client = client_for(admin_user)
     body = client.get("/segments/preview/", {"query": "kind = person"}).content.decode()
-    assert "<strong data-segment-count>2</strong>" in body
+    assert '<p class="mb-2" data-segment-count="2"><strong>2</strong> customers match.</p>' in body
     body = client.get("/segments/preview/", {"q": "orders >= x"}).content.decode()
     assert "Expected a number after “&gt;=” at position 11" in body
     assert 'orders &gt;= <mark class="bg-danger text-white">x</mark>' in body

@@ -5,15 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.functional import lazy
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from clientbase.analytics.dashboard import DateRange, default_range
 from clientbase.analytics.models import ScoringConfig
 from clientbase.analytics.services import IMPORTANCE_DEFAULTS, RFM_DIMENSIONS
+from clientbase.core.formatting import format_number
 from clientbase.core.forms import BootstrapMixin
 
 # Ten years of months is plenty for a dashboard and keeps the monthly series bounded.
+# Defaults shown in help texts: "0,1" in Russian, formatted when the page is rendered.
+number_lazy = lazy(format_number, str)
+
 MAX_RANGE_DAYS = 3660
 
 
@@ -121,7 +126,7 @@ class ScoringConfigForm(BootstrapMixin, forms.Form):
                 "Buyers whose value is at or above this percentile of all buyers' values are VIP. "
                 "From 0 to 100; default {default}."
             ),
-            default=IMPORTANCE_DEFAULTS["vip_percentile"],
+            default=number_lazy(IMPORTANCE_DEFAULTS["vip_percentile"]),
         ),
     )
     no_automatic_vip = forms.BooleanField(
@@ -137,7 +142,7 @@ class ScoringConfigForm(BootstrapMixin, forms.Form):
                 "Buyers at or above this percentile of the values are of high importance. "
                 "From 0 to 100; default {default}."
             ),
-            default=IMPORTANCE_DEFAULTS["high_percentile"],
+            default=number_lazy(IMPORTANCE_DEFAULTS["high_percentile"]),
         ),
     )
     vip_value = forms.DecimalField(
@@ -165,7 +170,7 @@ class ScoringConfigForm(BootstrapMixin, forms.Form):
                 "Below it a buyer is of low importance (when the models could be fitted). "
                 "From 0 to 1; default {default}."
             ),
-            default=IMPORTANCE_DEFAULTS["min_p_alive"],
+            default=number_lazy(IMPORTANCE_DEFAULTS["min_p_alive"]),
         ),
     )
     inactive_days = forms.IntegerField(
@@ -176,7 +181,7 @@ class ScoringConfigForm(BootstrapMixin, forms.Form):
                 "Without models, a buyer with no purchase for longer than this is of low "
                 "importance. Default {default}."
             ),
-            default=IMPORTANCE_DEFAULTS["inactive_days"],
+            default=number_lazy(IMPORTANCE_DEFAULTS["inactive_days"]),
         ),
     )
     horizon_days = forms.IntegerField(

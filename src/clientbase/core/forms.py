@@ -20,6 +20,22 @@ OBJECT_TYPES = [
 ]
 
 
+# Django's placeholder for "nothing chosen" in a dropdown; people read it as a glitch.
+DJANGO_EMPTY_LABEL = "---------"
+EMPTY_CHOICE_LABEL = _("— not chosen —")
+
+
+def _name_the_empty_choice(field: forms.Field) -> None:
+    if isinstance(field, forms.ModelChoiceField):
+        if field.empty_label == DJANGO_EMPTY_LABEL:
+            field.empty_label = EMPTY_CHOICE_LABEL
+    elif isinstance(field, forms.ChoiceField) and not callable(field.choices):
+        choices = list(field.choices)
+        blank = ("", DJANGO_EMPTY_LABEL)
+        if blank in choices:
+            field.choices = [("", EMPTY_CHOICE_LABEL) if c == blank else c for c in choices]
+
+
 class BootstrapMixin:
     """Gives widgets Bootstrap's classes, and marks fields with errors as invalid."""
 
@@ -31,6 +47,7 @@ class BootstrapMixin:
         """Forms that add fields in __init__ call this again afterwards."""
         form: Any = self
         for field in form.fields.values():
+            _name_the_empty_choice(field)
             widget = field.widget
             if isinstance(widget, forms.CheckboxInput):
                 css = "form-check-input"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,6 +17,19 @@ from clientbase.core import selectors
 from clientbase.core.forms import AuditFilterForm
 
 logger = logging.getLogger(__name__)
+
+
+# The same file the pages link as static/clientbase/favicon.svg.
+FAVICON = Path(__file__).resolve().parent / "static" / "clientbase" / "favicon.svg"
+
+
+@requires(PUBLIC)
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico for clients that ask for it without reading the page's <link rel=icon>."""
+    response = HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @never_cache

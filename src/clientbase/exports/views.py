@@ -27,6 +27,7 @@ from clientbase.accounts.choices import Role
 from clientbase.accounts.permissions import Perm, owner_or_admin, requires
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
+from clientbase.core.formatting import format_number
 from clientbase.exports import columns as catalogue
 from clientbase.exports import selectors, services, tasks
 from clientbase.exports.choices import ExportFormat, ExportKind, ExportStatus
@@ -97,7 +98,7 @@ def _export(
             messages.info(
                 request,
                 _("More than %(limit)s rows: the file is being prepared in the background.")
-                % {"limit": f"{limit:,}".replace(",", "\u202f")},
+                % {"limit": format_number(limit)},
             )
             return redirect("exports:detail", pk=job.pk)
         services.export_audit(

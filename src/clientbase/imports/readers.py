@@ -36,6 +36,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from clientbase.core.errors import DomainError
+from clientbase.core.formatting import format_number
 
 logger = logging.getLogger(__name__)
 
@@ -654,7 +655,7 @@ def _sheet_too_big(cells: int) -> ReadError:
             "A sheet spans %(cells)s cells (values far apart, e.g. in the last row or "
             "column); delete the stray cells or save the sheet as CSV."
         )
-        % {"cells": f"{cells:,}"},
+        % {"cells": format_number(cells)},
         code="sheet_too_big",
     )
 

@@ -591,9 +591,10 @@ class _Parser:
     def describe_token(self, token: Token) -> str:
         if token.kind == END:
             return _("the end of the query")
+        # Quoted by the translation, so a Russian message uses «» throughout.
         if token.kind == STRING:
-            return f"“{token.text[:40]}”"
-        return f"“{(token.raw or token.text)[:40]}”"
+            return _("“%(text)s”") % {"text": token.text[:40]}
+        return _("“%(text)s”") % {"text": (token.raw or token.text)[:40]}
 
     def unexpected(self, expected: str) -> SegmentQueryError:
         token = self.token
@@ -1242,6 +1243,8 @@ def builder_fields() -> list[dict[str, Any]]:
                 "type": spec.type,
                 "ops": [*spec.ops, *(["within"] if spec.name == "birthday" else [])],
                 "choices": [v for v, _label in spec.choices()] if spec.choices else [],
+                # The query keeps the codes; people pick by the label in their language.
+                "labels": {v: str(label) for v, label in spec.choices()} if spec.choices else {},
             }
         )
     return rows

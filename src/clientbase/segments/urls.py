@@ -12,6 +12,7 @@ urlpatterns = [
     path("from-tags/", views.segment_from_tags, name="from_tags"),
     path("preview/", views.segment_preview, name="preview"),
     path("fields.json", views.segment_fields, name="fields"),
+    path("help/", views.segment_help, name="help"),
     path("parse.json", views.segment_parse, name="parse"),
     path("<int:pk>/", views.segment_detail, name="detail"),
     path("<int:pk>/count/", views.segment_count, name="count"),

@@ -12,9 +12,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clientbase.accounts.permissions import Perm, requires, user_has
+from clientbase.core.formatting import format_number
 from clientbase.customers.models import CustomFieldDefinition, Tag
 from clientbase.exports.choices import ExportFormat, ExportKind
 from clientbase.exports.selectors import ExportRequest
@@ -23,6 +25,7 @@ from clientbase.segments import export, selectors, services
 from clientbase.segments.forms import SegmentForm
 from clientbase.segments.language import (
     CUSTOM_TYPES,
+    FIELDS,
     SegmentQueryError,
     builder_fields,
     builder_rows,
@@ -64,7 +67,7 @@ def segment_count(request: HttpRequest, pk: int) -> HttpResponse:
     """A saved segment's live count (loaded by each row of the list)."""
     segment = get_object_or_404(Segment, pk=pk)
     count = services.segment_refresh_count(segment=segment)
-    return HttpResponse(f"{count:,}".replace(",", "\u202f"))
+    return HttpResponse(format_number(count))
 
 
 @requires(Perm.CUSTOMER_VIEW)
@@ -93,9 +96,27 @@ def segment_fields(request: HttpRequest) -> JsonResponse:
                 "type": kind,
                 "ops": ["=", "!="] if kind == "bool" else ["=", "!=", "<", "<=", ">", ">="],
                 "choices": list(definition.choices or []),
+                "labels": {choice: choice for choice in definition.choices or []},
             }
         )
     return JsonResponse({"fields": fields})
+
+
+@requires(Perm.CUSTOMER_VIEW)
+@require_GET
+def segment_help(request: HttpRequest) -> HttpResponse:
+    """The query language's reference, made from the field catalogue so it cannot drift."""
+    fields = [
+        {
+            "name": spec.name,
+            "aliases": spec.aliases,
+            "label": spec.label,
+            "ops": [*spec.ops, *(["within"] if spec.name == "birthday" else [])],
+            "choices": spec.choices() if spec.choices else [],
+        }
+        for spec in FIELDS
+    ]
+    return render(request, "segments/help.html", {"fields": fields})
 
 
 @requires(Perm.CUSTOMER_VIEW)
@@ -148,8 +169,12 @@ def _editor(request: HttpRequest, segment: Segment | None) -> HttpResponse:
                 else:
                     messages.success(
                         request,
-                        _("Segment “%(name)s” saved: %(n)d customers.")
-                        % {"name": saved.name, "n": saved.last_count or 0},
+                        ngettext(
+                            "Segment “%(name)s” saved: %(n)s customer.",
+                            "Segment “%(name)s” saved: %(n)s customers.",
+                            saved.last_count or 0,
+                        )
+                        % {"name": saved.name, "n": format_number(saved.last_count or 0)},
                     )
                     return redirect("segments:detail", pk=saved.pk)
     elif segment is not None:

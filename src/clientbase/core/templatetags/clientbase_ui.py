@@ -1,4 +1,4 @@
-"""Template helpers of the web UI: field labels for audit diffs, phone formatting, values."""
+"""Template helpers of the web UI: field labels and values for audit diffs."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 from django import template
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
+from django.utils import translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-
-from clientbase.customers.normalize import format_phone
 
 register = template.Library()
 
@@ -36,9 +36,20 @@ def label_of(object_type: str, name: str) -> str:
     return field_label(object_type, name)
 
 
-@register.filter
-def phone(value: str) -> str:
-    return format_phone(value) if value else ""
+@register.simple_tag
+def object_label(object_type: str, object_repr: str) -> str:
+    """The audit row's object as the viewer reads it.
+
+    Objects without a name of their own (the shop's scoring settings) are stored under the
+    model's English verbose name; show that name in the viewer's language instead.
+    """
+    try:
+        meta = apps.get_model(object_type)._meta
+    except (LookupError, ValueError):
+        return object_repr
+    with translation.override("en"):
+        english = str(meta.verbose_name)
+    return capfirst(str(meta.verbose_name)) if object_repr == english else object_repr
 
 
 @register.filter

@@ -44,4 +44,11 @@
       hint.hidden = !company;
     });
   });
+
+  // "Back" on the error pages: shown only where script runs and there is a page to go back to.
+  document.querySelectorAll("[data-history-back]").forEach(function (button) {
+    if (window.history.length < 2) return;
+    button.hidden = false;
+    button.addEventListener("click", function () { window.history.back(); });
+  });
 })();

@@ -62,8 +62,9 @@
 
   function fillOps(select, field, chosen) {
     select.innerHTML = "";
+    var words = { in: root.dataset.labelIn, "not in": root.dataset.labelNotIn, within: root.dataset.labelWithin };
     (field ? field.ops : []).forEach(function (op) {
-      select.appendChild(el("option", { value: op, text: op }));
+      select.appendChild(el("option", { value: op, text: words[op] || op }));
     });
     if (chosen) select.value = chosen;
   }
@@ -80,18 +81,35 @@
     var op = el("select", { "data-op": "", class: "form-select form-select-sm w-auto" });
     fillOps(op, byName[field.value], data.op);
     var listId = "segment-values-" + Math.random().toString(36).slice(2);
-    var value = el("input", { "data-value": "", class: "form-control form-control-sm", list: listId, value: data.value || "" });
+    // Free text (with suggestions) for lists and open fields; a select of labelled choices
+    // for "=" and "!=" on a field with choices, so people pick "Чемпионы", not "champions".
+    var value = el("input", { "data-value": "", class: "form-control form-control-sm flex-grow-1", style: "min-width: 8rem", list: listId, value: data.value || "" });
+    var choice = el("select", { "data-choice": "", class: "form-select form-select-sm w-auto" });
     var list = el("datalist", { id: listId });
+    function labelOf(f, code) { return (f && f.labels && f.labels[code]) || code; }
     function fillChoices() {
       list.innerHTML = "";
+      choice.innerHTML = "";
       var f = byName[field.value];
-      (f ? f.choices : []).forEach(function (c) { list.appendChild(el("option", { value: c })); });
+      (f ? f.choices : []).forEach(function (c) {
+        list.appendChild(el("option", { value: c, label: labelOf(f, c) }));
+        choice.appendChild(el("option", { value: c, text: labelOf(f, c) }));
+      });
+      var single = op.value !== "in" && op.value !== "not in";
+      var useSelect = f && f.choices.length && single;
+      if (useSelect && value.value) choice.value = value.value;
+      if (useSelect && choice.selectedIndex < 0) choice.selectedIndex = 0;
+      choice.hidden = !useSelect;
+      value.hidden = !!useSelect;
+      if (useSelect) value.value = choice.value;
     }
     fillChoices();
     var remove = el("button", { type: "button", class: "btn btn-sm btn-outline-danger", text: "×", "aria-label": root.dataset.labelRemove });
-    var row = el("div", { "data-row": "", class: "d-flex gap-1 mb-1 align-items-center" }, [join, field, op, value, list, remove]);
-    field.addEventListener("change", function () { fillOps(op, byName[field.value]); fillChoices(); write(); });
-    [join, op].forEach(function (s) { s.addEventListener("change", write); });
+    var row = el("div", { "data-row": "", class: "d-flex gap-1 mb-1 align-items-center" }, [join, field, op, value, choice, list, remove]);
+    field.addEventListener("change", function () { value.value = ""; fillOps(op, byName[field.value]); fillChoices(); write(); });
+    op.addEventListener("change", function () { fillChoices(); write(); });
+    join.addEventListener("change", write);
+    choice.addEventListener("change", function () { value.value = choice.value; write(); });
     value.addEventListener("input", write);
     remove.addEventListener("click", function () { row.remove(); syncJoins(); write(); });
     root.querySelector("[data-rows]").appendChild(row);

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from clientbase.accounts.choices import Role
 from clientbase.accounts.models import User
+from clientbase.core.formatting import format_number
 from clientbase.customers.choices import (
     ConsentChannel,
     ConsentState,
@@ -974,8 +975,8 @@ class Command(BaseCommand):
                 % {
                     "n": total.customers,
                     "s": seconds,
-                    "rate": f"{total.customers / max(seconds, 1e-9):,.0f}",
-                    "rows": f"{total.customer_rows() / max(seconds, 1e-9):,.0f}",
+                    "rate": format_number(round(total.customers / max(seconds, 1e-9))),
+                    "rows": format_number(round(total.customer_rows() / max(seconds, 1e-9))),
                     "phones": total.phones,
                     "emails": total.emails,
                     "addresses": total.addresses,
@@ -1006,8 +1007,8 @@ class Command(BaseCommand):
                 % {
                     "n": total.orders,
                     "s": seconds,
-                    "rate": f"{total.orders / max(seconds, 1e-9):,.0f}",
-                    "rows": f"{order_rows / max(seconds, 1e-9):,.0f}",
+                    "rate": format_number(round(total.orders / max(seconds, 1e-9))),
+                    "rows": format_number(round(order_rows / max(seconds, 1e-9))),
                     "items": total.items,
                     "history": total.history,
                 }
@@ -1019,7 +1020,9 @@ class Command(BaseCommand):
             return
         elapsed = time.monotonic() - started
         self.stdout.write(
-            f"  {what}: {done:,}/{total:,}, {done / max(elapsed, 1e-9):,.0f}/s", ending="\n"
+            f"  {what}: {format_number(done)}/{format_number(total)}, "
+            f"{format_number(round(done / max(elapsed, 1e-9)))}/s",
+            ending="\n",
         )
 
 
