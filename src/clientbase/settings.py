@@ -245,8 +245,9 @@ else:
         "immediate": TESTING,
     }
 
-# Shared cache (API rate limits, throttling): Redis when scaled out, else a database table, so
-# every app process sees the same counters.
+# Django's cache, shared by every app process (Redis when scaled out, else a database table).
+# Nothing relies on it for correctness: the API rate limit counts in its own table
+# (accounts.api.throttling), because the database cache's incr() is not atomic.
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}

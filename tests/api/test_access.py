@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection
 
 from clientbase.accounts.api.throttling import TokenRateThrottle
 from clientbase.accounts.services import apitoken_revoke
@@ -89,3 +92,37 @@ def test_malformed_json_and_unknown_route_keep_the_error_shape(full_api):
     )
     assert_error(response, 400)
     assert_error(full_api.get("/api/v1/orders/", {"customer": "abc"}), 400, "validation_error")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_pass_the_rate_limit_exactly_as_often_as_it_allows(
+    make_token, monkeypatch, audit_purged_after
+):
+    """200 requests from 20 threads with real connections against 60/min: exactly 60 pass,
+    and every refusal says when to come back."""
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "60/min"})
+    _token, key = make_token(["all"])
+    barrier = threading.Barrier(20)
+    responses: list = []
+
+    def burst() -> None:
+        client = ApiClient(key)
+        try:
+            barrier.wait(timeout=30)
+            for _ in range(10):
+                responses.append(client.get("/api/v1/orders/"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=burst) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    statuses = [r.status_code for r in responses]
+    assert (len(statuses), statuses.count(200), statuses.count(429)) == (200, 60, 140)
+    for response in responses:
+        if response.status_code == 429:
+            assert_error(response, 429, "throttled")
+            assert 1 <= int(response["Retry-After"]) <= 60

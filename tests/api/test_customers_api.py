@@ -216,12 +216,12 @@ def test_lookup_runs_a_fixed_number_of_queries(shop_api, make_customer):
     with CaptureQueriesContext(connection) as queries:
         response = shop_api.get("/api/v1/customers/lookup", {"phone": "+79161234567"})
     assert response.status_code == 200 and len(response.json()["open_orders"]) == 5
-    # The token and the rate-limit counter (a cache: in the database here, Redis when scaled
-    # out) aside: phone with customer, manager and stats; tags; open orders; the audit row.
+    # The token and the rate-limit window aside: phone with customer, manager and stats; tags;
+    # open orders; the audit row.
     own = [
         q["sql"]
         for q in queries.captured_queries
-        if "clientbase_cache" not in q["sql"]
+        if "accounts_apiratewindow" not in q["sql"]
         and "accounts_apitoken" not in q["sql"]
         and "SAVEPOINT" not in q["sql"]
     ]
