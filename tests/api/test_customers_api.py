@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,6 +13,7 @@ from clientbase.core.models import AuditEvent
 from clientbase.customers.models import Customer, CustomerPhone
 from clientbase.customers.services import customer_snapshot, customer_stoplist_add
 from clientbase.orders.services import CustomerRef, OrderInput, order_status_set, order_upsert
+from tests.api.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
 
@@ -253,3 +256,40 @@ def test_an_external_id_taken_by_another_customer_is_a_validation_error(full_api
     assert response.status_code == 400
     other.refresh_from_db()
     assert other.external_id is None and other.version == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_upserts_of_one_external_id_all_succeed_in_turn(shop_api, audit_purged_after):
+    """30 pushes of one customer at once, each with its own notes, from threads with real
+    connections: one creates, 29 update in turn; no 412 and no "belongs to another customer"."""
+    barrier = threading.Barrier(30)
+    responses: dict[int, object] = {}
+
+    def push(n: int) -> None:
+        client = ApiClient(shop_api.key)
+        body = {
+            "external_id": "site-race",
+            "first_name": "Олег",
+            "emails": [{"address": "race@example.com"}],
+            "notes": f"push {n}",
+        }
+        try:
+            barrier.wait(timeout=30)
+            responses[n] = client.post("/api/v1/customers/upsert/", body)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=push, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    refused = [r.content for r in responses.values() if r.status_code not in (200, 201)]
+    assert refused == []
+    assert sorted(r.status_code for r in responses.values()) == [200] * 29 + [201]
+    customer = Customer.objects.get()
+    assert customer.external_id == "site-race"
+    assert customer.version == 30  # created at 1, and 29 updates that each changed the notes
+    assert customer.notes in {f"push {n}" for n in range(30)}
+    assert AuditEvent.objects.filter(action=AuditAction.UPDATE).count() == 29

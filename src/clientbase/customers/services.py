@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import ConflictError, DomainError, DuplicateWarning
+from clientbase.core.locks import names_lock
 from clientbase.core.models import AuditEvent
 from clientbase.core.webhooks import (
     CUSTOMER_CREATED,
@@ -48,6 +49,8 @@ from clientbase.customers.normalize import (
     normalize_email,
     normalize_phone,
     search_key,
+    try_normalize_email,
+    try_normalize_phone,
     validate_bank_account,
     validate_bic,
     validate_inn,
@@ -927,28 +930,47 @@ def customer_upsert(*, actor: Any, data: CustomerInput) -> tuple[Customer, bool]
     """Update the customer with the same external id, else e-mail, else phone; or create one.
 
     Returns (customer, created). The update is applied to the current version: the caller
-    states what the customer is now, not a change to a version it has read.
+    states what the customer is now, not a change to a version it has read. Upserts naming
+    the same external id, e-mail or phone run one after another (a lock on those keys, then
+    the lookup, then the write, in one transaction), so concurrent pushes of one customer
+    all succeed instead of racing to create it twice or updating a version another changed.
     """
-    from django.db import IntegrityError
-
-    from clientbase.orders.services import CustomerRef, customer_find
+    from clientbase.orders.services import CustomerRef
 
     ref = CustomerRef(
         external_id=str(data.fields.get("external_id") or ""),
         email=next((e.address for e in data.emails or [] if e.address), ""),
         phone=next((p.number for p in data.phones or [] if p.number), ""),
     )
-    found = customer_find(ref)
-    if found is None:
-        try:
-            with transaction.atomic():
-                return customer_create(actor=actor, data=data, confirm_duplicate=True), True
-        except IntegrityError:
-            # A concurrent upsert created the same external id first: update that one.
-            found = customer_find(ref)
-            if found is None:
-                raise
-    updated = customer_update(
-        actor=actor, customer_id=found.pk, expected_version=found.version, data=data
-    )
-    return updated, False
+    keys = [
+        f"external_id:{ref.external_id}" if ref.external_id else "",
+        f"email:{try_normalize_email(ref.email) or ''}" if ref.email else "",
+        f"phone:{try_normalize_phone(ref.phone) or ''}" if ref.phone else "",
+    ]
+    try:
+        return _upsert_locked(actor=actor, data=data, ref=ref, keys=keys)
+    except IntegrityError:
+        # Someone other than an upsert (the card form, an import) created the same external
+        # id in between: the second round finds and updates that customer.
+        return _upsert_locked(actor=actor, data=data, ref=ref, keys=keys)
+
+
+def _upsert_locked(
+    *, actor: Any, data: CustomerInput, ref: Any, keys: list[str]
+) -> tuple[Customer, bool]:
+    from clientbase.orders.services import customer_find
+
+    with transaction.atomic():
+        names_lock("customer_upsert", [key for key in keys if key])
+        found = customer_find(ref)
+        if found is None:
+            return customer_create(actor=actor, data=data, confirm_duplicate=True), True
+        # The version under the row lock: a card editor saving at the same moment makes this
+        # upsert wait, not fail.
+        version = (
+            Customer.objects.select_for_update().values_list("version", flat=True).get(pk=found.pk)
+        )
+        updated = customer_update(
+            actor=actor, customer_id=found.pk, expected_version=version, data=data
+        )
+        return updated, False
