@@ -6,8 +6,11 @@ import threading
 
 import pytest
 from django.db import connection
+from django.urls import path
+from rest_framework.views import APIView
 
 from clientbase.accounts.api.throttling import TokenRateThrottle
+from clientbase.accounts.permissions import API
 from clientbase.accounts.services import apitoken_revoke
 from clientbase.customers.models import Customer
 from clientbase.orders.models import Order
@@ -126,3 +129,63 @@ def test_concurrent_requests_pass_the_rate_limit_exactly_as_often_as_it_allows(
         if response.status_code == 429:
             assert_error(response, 429, "throttled")
             assert 1 <= int(response["Retry-After"]) <= 60
+
+
+def _post_raw(api: ApiClient, path: str, body: str):
+    return api.client.post(
+        path, body, content_type="application/json", headers={"Authorization": f"Bearer {api.key}"}
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"first_name": "Ян", "custom_fields": {"a": ' + "[" * 1000 + "]" * 1000 + "}}",
+        "[" * 100_000 + "]" * 100_000,
+        '{"first_name": "Ян", "notes": ' + '{"a": ' * 40 + "1" + "}" * 40 + "}",
+    ],
+    ids=["1000-levels", "100000-levels", "40-levels"],
+)
+def test_deeply_nested_json_is_a_400_parse_error_not_a_server_error(full_api, body):
+    for url in ("/api/v1/customers/", "/api/v1/customers/upsert/", "/api/v1/orders/"):
+        response = _post_raw(full_api, url, body)
+        assert_error(response, 400, "parse_error")
+        assert response["Content-Type"] == "application/json"
+    assert Customer.objects.count() == 0 and Order.objects.count() == 0
+
+
+def test_a_body_over_the_limit_is_a_413_in_the_error_shape(full_api, settings):
+    body = '{"first_name": "' + "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) + '"}'
+    for headers in ({}, {"Idempotency-Key": "big"}):
+        response = full_api.client.post(
+            "/api/v1/customers/",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {full_api.key}", **headers},
+        )
+        assert_error(response, 413, "request_too_large")
+        assert response.json()["error"]["details"] == {
+            "max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        }
+    assert Customer.objects.count() == 0
+
+
+class _BrokenView(APIView):
+    """A view with a bug: what every unexpected exception in the API looks like."""
+
+    required_permission = API
+    required_scope = "customers:read"
+
+    def get(self, request):
+        raise RuntimeError("disk on fire")
+
+
+urlpatterns = [path("api/v1/broken/", _BrokenView.as_view())]
+
+
+@pytest.mark.urls(__name__)
+def test_an_unexpected_server_error_keeps_the_error_shape(full_api):
+    full_api.client.raise_request_exception = False
+    response = full_api.get("/api/v1/broken/")
+    assert_error(response, 500, "server_error")
+    assert "disk on fire" not in response.content.decode()
