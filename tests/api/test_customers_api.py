@@ -293,3 +293,22 @@ def test_concurrent_upserts_of_one_external_id_all_succeed_in_turn(shop_api, aud
     assert customer.version == 30  # created at 1, and 29 updates that each changed the notes
     assert customer.notes in {f"push {n}" for n in range(30)}
     assert AuditEvent.objects.filter(action=AuditAction.UPDATE).count() == 29
+
+
+def test_text_custom_field_refuses_objects_and_overlong_text(full_api):
+    from clientbase.customers.models import CustomFieldDefinition
+
+    CustomFieldDefinition.objects.create(key="note", label="Заметка", field_type="text")
+    for value in ({"nested": {"a": 1}}, ["a"], "x" * 100_000):
+        response = full_api.post(
+            "/api/v1/customers/", {"first_name": "Ян", "custom_fields": {"note": value}}
+        )
+        assert response.status_code == 400
+        assert error_of(response)["code"] == "validation_error"
+        assert list(error_of(response)["details"]) == ["custom_fields"]
+    assert Customer.objects.count() == 0
+    response = full_api.post(
+        "/api/v1/customers/", {"first_name": "Ян", "custom_fields": {"note": "x" * 500}}
+    )
+    assert response.status_code == 201
+    assert Customer.objects.get().custom_fields == {"note": "x" * 500}

@@ -12,7 +12,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
@@ -36,6 +38,7 @@ from clientbase.customers.choices import (
     TimelineKind,
 )
 from clientbase.customers.models import (
+    CUSTOM_TEXT_MAX_LENGTH,
     Address,
     Consent,
     Customer,
@@ -191,6 +194,8 @@ def _clean_custom_fields(values: Mapping[str, Any]) -> dict[str, Any]:
             continue
         try:
             cleaned[key] = _coerce_custom(definition, raw)
+        except ValidationError as exc:
+            errors[key] = exc
         except (TypeError, ValueError):
             errors[key] = ValidationError(
                 _("“%(label)s”: “%(value)s” is not a valid %(type)s."),
@@ -235,7 +240,26 @@ def _coerce_custom(definition: CustomFieldDefinition, raw: Any) -> Any:
         if str(raw) not in definition.choices:
             raise ValueError(raw)
         return str(raw)
-    return str(raw).strip()
+    # Text, as the built-in text fields take it: a string or a number, never an object, a list
+    # or a boolean, and no longer than the card's form allows.
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise TypeError(raw)
+    text = str(raw).strip()
+    if len(text) > CUSTOM_TEXT_MAX_LENGTH:
+        raise ValidationError(
+            ngettext(
+                "“%(label)s”: at most %(max)s character (it has %(length)s).",
+                "“%(label)s”: at most %(max)s characters (it has %(length)s).",
+                CUSTOM_TEXT_MAX_LENGTH,
+            ),
+            code="max_length",
+            params={
+                "label": definition.label,
+                "max": number_format(CUSTOM_TEXT_MAX_LENGTH, force_grouping=True),
+                "length": number_format(len(text), force_grouping=True),
+            },
+        )
+    return text
 
 
 def _validate_card(customer: Customer) -> None:
