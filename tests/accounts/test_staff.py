@@ -112,6 +112,38 @@ def test_a_new_user_needs_a_strong_password(admin_client):
     assert AuditEvent.objects.filter(action=AuditAction.CREATE).count() == 0
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"username": "lantern-orbit-4471"},
+        {"username": "lantern", "email": "lantern.orbit.4471@shop.ru"},
+    ],
+    ids=["same-as-username", "like-the-email"],
+)
+def test_a_new_user_password_may_not_resemble_the_user_name_or_email(admin_client, fields):
+    """The similarity check must see the user name and e-mail typed on the same form."""
+    before = users_state()
+    response = admin_client.post("/accounts/staff/new/", form_data(password=NEW_PASSWORD, **fields))
+    assert response.status_code == 200
+    assert [e.code for e in response.context["form"].errors.as_data()["password"]] == [
+        "password_too_similar"
+    ]
+    assert users_state() == before
+    assert AuditEvent.objects.filter(action=AuditAction.CREATE).count() == 0
+
+
+def test_a_changed_password_may_not_resemble_the_new_user_name(admin_client, make_user):
+    user = make_user(role=Role.OPERATOR, username="ivan")
+    before = users_state()
+    response = admin_client.post(
+        f"/accounts/staff/{user.pk}/",
+        form_data(username="lantern-orbit-4471", role=Role.OPERATOR, password=NEW_PASSWORD),
+    )
+    assert response.status_code == 200
+    assert "password" in response.context["form"].errors
+    assert users_state() == before
+
+
 def test_admin_changes_a_role_and_the_change_is_audited(admin_client, make_user):
     olga = make_user(role=Role.ANALYST, username="olga", first_name="Ольга")
     response = admin_client.post(
