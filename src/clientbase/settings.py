@@ -20,6 +20,11 @@ ENV = os.environ.get("CLIENTBASE_ENV", "development").strip().lower()
 PRODUCTION = ENV == "production"
 TESTING = os.environ.get("CLIENTBASE_TESTING") == "1"
 
+# The database, its -wal/-shm files, uploads, error files, exports and backups hold personal
+# data: everything this process creates is its user's alone (files 0600, directories 0700).
+# Set here because settings load first in every entry point (the CLI, the server and worker
+# it starts, any WSGI server, tests); the children pg_dump and pg_restore inherit it.
+os.umask(0o077)
 DATA_DIR = Path(os.environ.get("CLIENTBASE_DATA_DIR", "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 BACKUP_DIR = Path(os.environ.get("BACKUP_DIR", str(DATA_DIR / "backups"))).resolve()
