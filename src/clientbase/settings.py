@@ -215,20 +215,10 @@ _PLOTLY = importlib.util.find_spec("plotly")
 STATICFILES_DIRS = [("plotly", Path(str(_PLOTLY and _PLOTLY.origin)).parent / "package_data")]
 WHITENOISE_AUTOREFRESH = DEBUG
 
-EMAIL_URL = os.environ.get("EMAIL_URL", "")
-if EMAIL_URL:
-    from urllib.parse import unquote, urlparse
-
-    _mail = urlparse(EMAIL_URL)
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = _mail.hostname or "localhost"
-    EMAIL_PORT = _mail.port or 25
-    EMAIL_HOST_USER = unquote(_mail.username or "")
-    EMAIL_HOST_PASSWORD = unquote(_mail.password or "")
-    EMAIL_USE_TLS = _mail.scheme == "smtp+tls"
-    EMAIL_USE_SSL = _mail.scheme == "smtps"
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Nothing sends e-mail yet (mailings are planned; docs/deployment.md says so), so there is no
+# mail setting. Should anything call Django's mail functions, the message goes to the console
+# rather than to an SMTP server on localhost that nobody configured.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # Outgoing webhooks (core.webhooks): a delivery is given up after this many failed attempts.
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
