@@ -184,10 +184,15 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-# Login throttling (see accounts.throttling): failures counted in the database so every app
-# server sees the same numbers.
+# Log-in lock-out (the policy is in accounts.throttling and docs/deployment.md): failures
+# counted in the database so every app server sees the same numbers.
+# Per user name and address: always applies.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+# Per user name from all addresses, and per address for all user names: these lock only
+# addresses the user has not logged in from within LOGIN_KNOWN_ADDRESS_DAYS.
+LOGIN_FAILURE_ACCOUNT_LIMIT = int(os.environ.get("LOGIN_FAILURE_ACCOUNT_LIMIT", "20"))
 LOGIN_FAILURE_IP_LIMIT = int(os.environ.get("LOGIN_FAILURE_IP_LIMIT", "30"))
+LOGIN_KNOWN_ADDRESS_DAYS = int(os.environ.get("LOGIN_KNOWN_ADDRESS_DAYS", "90"))
 LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900"))
 
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "ru")

@@ -79,3 +79,21 @@ class ApiRateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} {self.hits}"
+
+
+class LoginAddress(models.Model):
+    """An address a staff user has logged in from: there, a lock-out of others spares them."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    ip = models.GenericIPAddressField()
+    last_login_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("log-in address")
+        verbose_name_plural = _("log-in addresses")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "ip"], name="login_address_user_ip_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.ip}"
