@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 
 import pytest
@@ -189,3 +190,12 @@ def test_an_unexpected_server_error_keeps_the_error_shape(full_api):
     response = full_api.get("/api/v1/broken/")
     assert_error(response, 500, "server_error")
     assert "disk on fire" not in response.content.decode()
+
+
+def test_a_deeply_nested_cursor_is_a_bad_cursor_not_a_server_error(full_api):
+    """A hand-made cursor is JSON too: 100,000 levels read like any malformed cursor (the
+    first page), as the API does for a cursor it cannot read."""
+    nested = base64.urlsafe_b64encode(("[" * 100_000 + "]" * 100_000).encode()).decode()
+    response = full_api.get("/api/v1/customers/", {"cursor": "n" + nested.rstrip("=")})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
