@@ -64,7 +64,7 @@ class StaffUserForm(forms.ModelForm):
         # After the model form has copied the typed user name, names and e-mail onto the
         # instance (as Django's UserCreationForm does): in clean_password() a new user had no
         # user name yet, so a password equal to it passed the similarity check.
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # not in django-stubs, but Django has it
         password = self.cleaned_data.get("password")
         if password:
             try:
