@@ -20,6 +20,11 @@ ENV = os.environ.get("CLIENTBASE_ENV", "development").strip().lower()
 PRODUCTION = ENV == "production"
 TESTING = os.environ.get("CLIENTBASE_TESTING") == "1"
 
+# The database, its -wal/-shm files, uploads, error files, exports and backups hold personal
+# data: everything this process creates is its user's alone (files 0600, directories 0700).
+# Set here because settings load first in every entry point (the CLI, the server and worker
+# it starts, any WSGI server, tests); the children pg_dump and pg_restore inherit it.
+os.umask(0o077)
 DATA_DIR = Path(os.environ.get("CLIENTBASE_DATA_DIR", "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 BACKUP_DIR = Path(os.environ.get("BACKUP_DIR", str(DATA_DIR / "backups"))).resolve()
@@ -180,10 +185,15 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-# Login throttling (see accounts.throttling): failures counted in the database so every app
-# server sees the same numbers.
+# Log-in lock-out (the policy is in accounts.throttling and docs/deployment.md): failures
+# counted in the database so every app server sees the same numbers.
+# Per user name and address: always applies.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+# Per user name from all addresses, and per address for all user names: these lock only
+# addresses the user has not logged in from within LOGIN_KNOWN_ADDRESS_DAYS.
+LOGIN_FAILURE_ACCOUNT_LIMIT = int(os.environ.get("LOGIN_FAILURE_ACCOUNT_LIMIT", "20"))
 LOGIN_FAILURE_IP_LIMIT = int(os.environ.get("LOGIN_FAILURE_IP_LIMIT", "30"))
+LOGIN_KNOWN_ADDRESS_DAYS = int(os.environ.get("LOGIN_KNOWN_ADDRESS_DAYS", "90"))
 LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900"))
 
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "ru")
@@ -218,20 +228,10 @@ _PLOTLY = importlib.util.find_spec("plotly")
 STATICFILES_DIRS = [("plotly", Path(str(_PLOTLY and _PLOTLY.origin)).parent / "package_data")]
 WHITENOISE_AUTOREFRESH = DEBUG
 
-EMAIL_URL = os.environ.get("EMAIL_URL", "")
-if EMAIL_URL:
-    from urllib.parse import unquote, urlparse
-
-    _mail = urlparse(EMAIL_URL)
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = _mail.hostname or "localhost"
-    EMAIL_PORT = _mail.port or 25
-    EMAIL_HOST_USER = unquote(_mail.username or "")
-    EMAIL_HOST_PASSWORD = unquote(_mail.password or "")
-    EMAIL_USE_TLS = _mail.scheme == "smtp+tls"
-    EMAIL_USE_SSL = _mail.scheme == "smtps"
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Nothing sends e-mail yet (mailings are planned; docs/deployment.md says so), so there is no
+# mail setting. Should anything call Django's mail functions, the message goes to the console
+# rather than to an SMTP server on localhost that nobody configured.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # Outgoing webhooks (core.webhooks): a delivery is given up after this many failed attempts.
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
@@ -253,8 +253,9 @@ else:
         "immediate": TESTING,
     }
 
-# Shared cache (API rate limits, throttling): Redis when scaled out, else a database table, so
-# every app process sees the same counters.
+# Django's cache, shared by every app process (Redis when scaled out, else a database table).
+# Nothing relies on it for correctness: the API rate limit counts in its own table
+# (accounts.api.throttling), because the database cache's incr() is not atomic.
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -301,7 +302,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "clientbase.core.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["clientbase.core.api.parsers.JSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "clientbase API",

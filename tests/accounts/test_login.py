@@ -11,7 +11,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from clientbase.accounts.choices import Role
-from clientbase.accounts.models import LoginFailure, User
+from clientbase.accounts.models import LoginAddress, LoginFailure, User
 from clientbase.core.choices import AuditAction
 from clientbase.core.models import AuditEvent
 from tests.factories import PASSWORD
@@ -272,3 +272,67 @@ def test_password_change_needs_a_login(client):
     response = client.get("/accounts/password/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/accounts/password/"
+
+
+# ---------------------------------------------------------------- lock-out policy
+
+OFFICE = "10.0.0.1"
+ATTACKER = "10.6.6.6"
+
+
+def known_at(user: User, address: str) -> None:
+    """The user has logged in from this address before (as in the office every day)."""
+    client = Client(REMOTE_ADDR=address)
+    assert log_in(client, user.username, PASSWORD, REMOTE_ADDR=address).status_code == 302
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3)
+def test_wrong_passwords_from_one_address_lock_the_account_there_only(admin_user):
+    """An attacker guessing the administrator's password locks himself out, not the admin."""
+    known_at(admin_user, OFFICE)
+    for _ in range(3):
+        log_in(Client(), "admin", "wrong-password-1", REMOTE_ADDR=ATTACKER)
+    assert form_error_codes(log_in(Client(), "admin", PASSWORD, REMOTE_ADDR=ATTACKER)) == ["locked"]
+    assert log_in(Client(), "admin", PASSWORD, REMOTE_ADDR=OFFICE).status_code == 302
+    # A new address of the admin's (at home) is not locked by the attacker's three either.
+    assert log_in(Client(), "admin", PASSWORD, REMOTE_ADDR="10.0.0.99").status_code == 302
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3, LOGIN_FAILURE_ACCOUNT_LIMIT=4)
+def test_guessing_from_many_addresses_locks_the_account_for_new_addresses_only(admin_user):
+    known_at(admin_user, OFFICE)
+    for n in range(4):
+        log_in(Client(), "admin", "wrong-password-1", REMOTE_ADDR=f"10.6.6.{n}")
+    response = log_in(Client(), "admin", PASSWORD, REMOTE_ADDR="10.6.6.200")
+    assert form_error_codes(response) == ["locked"]
+    assert logged_in_user_id(Client()) is None
+    # The office, where the admin has logged in before, keeps working.
+    assert log_in(Client(), "admin", PASSWORD, REMOTE_ADDR=OFFICE).status_code == 302
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3, LOGIN_FAILURE_IP_LIMIT=3)
+def test_an_address_spraying_user_names_is_locked_except_for_its_known_staff(
+    admin_user, operator_user
+):
+    """Thirty failures from the office address no longer lock every account there: staff who
+    logged in from it before keep their small allowance; accounts new there are locked."""
+    known_at(admin_user, OFFICE)
+    for name in ("a", "b", "c"):
+        log_in(Client(), name, "wrong-password-1", REMOTE_ADDR=OFFICE)
+    assert form_error_codes(log_in(Client(), "operator", PASSWORD, REMOTE_ADDR=OFFICE)) == [
+        "locked"
+    ]
+    assert log_in(Client(), "admin", PASSWORD, REMOTE_ADDR=OFFICE).status_code == 302
+    # The allowance is small: the per-account limit at that address still holds.
+    for _ in range(3):
+        log_in(Client(), "admin", "wrong-password-1", REMOTE_ADDR=OFFICE)
+    assert form_error_codes(log_in(Client(), "admin", PASSWORD, REMOTE_ADDR=OFFICE)) == ["locked"]
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3, LOGIN_FAILURE_IP_LIMIT=3, LOGIN_KNOWN_ADDRESS_DAYS=90)
+def test_an_address_is_known_for_a_limited_time(admin_user):
+    known_at(admin_user, OFFICE)
+    LoginAddress.objects.update(last_login_at=timezone.now() - dt.timedelta(days=91))
+    for name in ("a", "b", "c"):
+        log_in(Client(), name, "wrong-password-1", REMOTE_ADDR=OFFICE)
+    assert form_error_codes(log_in(Client(), "admin", PASSWORD, REMOTE_ADDR=OFFICE)) == ["locked"]

@@ -8,11 +8,12 @@ import pytest
 from django.conf import settings
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.test import Client
 from django.utils import translation
 from django.utils.translation import gettext
 
 from clientbase.accounts.choices import Role
-from clientbase.accounts.models import User
+from clientbase.accounts.models import LoginFailure, User
 from clientbase.core.choices import AuditAction
 from clientbase.core.models import AuditEvent
 from tests.factories import PASSWORD
@@ -110,6 +111,105 @@ def test_a_new_user_needs_a_strong_password(admin_client):
     assert "password" in response.context["form"].errors
     assert users_state() == before
     assert AuditEvent.objects.filter(action=AuditAction.CREATE).count() == 0
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"username": "lantern-orbit-4471"},
+        {"username": "lantern", "email": "lantern.orbit.4471@shop.ru"},
+    ],
+    ids=["same-as-username", "like-the-email"],
+)
+def test_a_new_user_password_may_not_resemble_the_user_name_or_email(admin_client, fields):
+    """The similarity check must see the user name and e-mail typed on the same form."""
+    before = users_state()
+    response = admin_client.post("/accounts/staff/new/", form_data(password=NEW_PASSWORD, **fields))
+    assert response.status_code == 200
+    assert [e.code for e in response.context["form"].errors.as_data()["password"]] == [
+        "password_too_similar"
+    ]
+    assert users_state() == before
+    assert AuditEvent.objects.filter(action=AuditAction.CREATE).count() == 0
+
+
+def test_a_changed_password_may_not_resemble_the_new_user_name(admin_client, make_user):
+    user = make_user(role=Role.OPERATOR, username="ivan")
+    before = users_state()
+    response = admin_client.post(
+        f"/accounts/staff/{user.pk}/",
+        form_data(username="lantern-orbit-4471", role=Role.OPERATOR, password=NEW_PASSWORD),
+    )
+    assert response.status_code == 200
+    assert "password" in response.context["form"].errors
+    assert users_state() == before
+
+
+def _lock_out(username: str) -> None:
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        Client().post(
+            "/accounts/login/",
+            {"username": username, "password": "wrong-password-1"},
+            REMOTE_ADDR="10.6.6.6",
+        )
+
+
+def _locked_out(username: str) -> bool:
+    response = Client().post(
+        "/accounts/login/", {"username": username, "password": PASSWORD}, REMOTE_ADDR="10.6.6.6"
+    )
+    return response.status_code == 200 and "locked" in [
+        e.code for e in response.context["form"].non_field_errors().as_data()
+    ]
+
+
+def test_staff_page_shows_a_lock_and_the_admin_unlocks_it(admin_client, admin_user, make_user):
+    user = make_user(role=Role.OPERATOR, username="ivan")
+    _lock_out("ivan")
+    assert _locked_out("ivan")
+
+    page = admin_client.get("/accounts/staff/").content.decode()
+    with translation.override("ru"):
+        assert gettext("Locked out") in page
+    assert f'action="/accounts/staff/{user.pk}/unlock/"' in page
+    assert page.count("/unlock/") == 1  # only the locked user has the button
+
+    response = admin_client.post(f"/accounts/staff/{user.pk}/unlock/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/staff/"
+    assert LoginFailure.objects.filter(username="ivan").count() == 0
+    assert not _locked_out("ivan")
+    event = AuditEvent.objects.filter(action=AuditAction.UPDATE, object_id=str(user.pk)).get()
+    assert (event.actor_id, event.changes) == (admin_user.pk, {"locked_out": [True, False]})
+    assert "/unlock/" not in admin_client.get("/accounts/staff/").content.decode()
+
+
+@pytest.mark.parametrize("role", [r for r in Role.values if r != Role.ADMIN])
+def test_only_admins_unlock(role, users_by_role, client_for, make_user):
+    user = make_user(role=Role.OPERATOR, username="ivan")
+    _lock_out("ivan")
+    failures = LoginFailure.objects.count()
+    response = client_for(users_by_role[role]).post(f"/accounts/staff/{user.pk}/unlock/")
+    assert response.status_code == 403
+    assert LoginFailure.objects.count() == failures
+    assert _locked_out("ivan")
+
+
+def test_a_password_set_by_the_admin_clears_the_lock(admin_client, make_user):
+    user = make_user(role=Role.OPERATOR, username="ivan")
+    _lock_out("ivan")
+    response = admin_client.post(
+        f"/accounts/staff/{user.pk}/",
+        form_data(username="ivan", role=Role.OPERATOR, password=NEW_PASSWORD),
+    )
+    assert response.status_code == 302
+    assert LoginFailure.objects.filter(username="ivan").count() == 0
+    login = Client().post(
+        "/accounts/login/", {"username": "ivan", "password": NEW_PASSWORD}, REMOTE_ADDR="10.6.6.6"
+    )
+    assert login.status_code == 302
+    event = AuditEvent.objects.filter(action=AuditAction.UPDATE, object_id=str(user.pk)).get()
+    assert event.changes["locked_out"] == [True, False]
+    assert event.changes["password"] == ["***", "***"]
 
 
 def test_admin_changes_a_role_and_the_change_is_audited(admin_client, make_user):

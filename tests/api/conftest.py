@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from clientbase.accounts.services import apitoken_create
@@ -39,12 +38,6 @@ class ApiClient:
         return self.client.patch(
             path, data or {}, content_type="application/json", headers=self._headers(headers)
         )
-
-
-@pytest.fixture(autouse=True)
-def _clear_rate_limits(db: Any) -> None:
-    """Rate-limit counters live in the shared cache: every test starts from zero."""
-    cache.clear()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,6 +13,7 @@ from clientbase.core.models import AuditEvent
 from clientbase.customers.models import Customer, CustomerPhone
 from clientbase.customers.services import customer_snapshot, customer_stoplist_add
 from clientbase.orders.services import CustomerRef, OrderInput, order_status_set, order_upsert
+from tests.api.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
 
@@ -216,12 +219,12 @@ def test_lookup_runs_a_fixed_number_of_queries(shop_api, make_customer):
     with CaptureQueriesContext(connection) as queries:
         response = shop_api.get("/api/v1/customers/lookup", {"phone": "+79161234567"})
     assert response.status_code == 200 and len(response.json()["open_orders"]) == 5
-    # The token and the rate-limit counter (a cache: in the database here, Redis when scaled
-    # out) aside: phone with customer, manager and stats; tags; open orders; the audit row.
+    # The token and the rate-limit window aside: phone with customer, manager and stats; tags;
+    # open orders; the audit row.
     own = [
         q["sql"]
         for q in queries.captured_queries
-        if "clientbase_cache" not in q["sql"]
+        if "accounts_apiratewindow" not in q["sql"]
         and "accounts_apitoken" not in q["sql"]
         and "SAVEPOINT" not in q["sql"]
     ]
@@ -273,3 +276,59 @@ def test_create_names_every_invalid_part_at_once_and_refuses_a_company_document(
     assert error["code"] == "validation_error"
     assert sorted(error["details"]) == ["document_number", "emails", "inn", "phones"]
     assert Customer.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_upserts_of_one_external_id_all_succeed_in_turn(shop_api, audit_purged_after):
+    """30 pushes of one customer at once, each with its own notes, from threads with real
+    connections: one creates, 29 update in turn; no 412 and no "belongs to another customer"."""
+    barrier = threading.Barrier(30)
+    responses: dict[int, object] = {}
+
+    def push(n: int) -> None:
+        client = ApiClient(shop_api.key)
+        body = {
+            "external_id": "site-race",
+            "first_name": "Олег",
+            "emails": [{"address": "race@example.com"}],
+            "notes": f"push {n}",
+        }
+        try:
+            barrier.wait(timeout=30)
+            responses[n] = client.post("/api/v1/customers/upsert/", body)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=push, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    refused = [r.content for r in responses.values() if r.status_code not in (200, 201)]
+    assert refused == []
+    assert sorted(r.status_code for r in responses.values()) == [200] * 29 + [201]
+    customer = Customer.objects.get()
+    assert customer.external_id == "site-race"
+    assert customer.version == 30  # created at 1, and 29 updates that each changed the notes
+    assert customer.notes in {f"push {n}" for n in range(30)}
+    assert AuditEvent.objects.filter(action=AuditAction.UPDATE).count() == 29
+
+
+def test_text_custom_field_refuses_objects_and_overlong_text(full_api):
+    from clientbase.customers.models import CustomFieldDefinition
+
+    CustomFieldDefinition.objects.create(key="note", label="Заметка", field_type="text")
+    for value in ({"nested": {"a": 1}}, ["a"], "x" * 100_000):
+        response = full_api.post(
+            "/api/v1/customers/", {"first_name": "Ян", "custom_fields": {"note": value}}
+        )
+        assert response.status_code == 400
+        assert error_of(response)["code"] == "validation_error"
+        assert list(error_of(response)["details"]) == ["custom_fields"]
+    assert Customer.objects.count() == 0
+    response = full_api.post(
+        "/api/v1/customers/", {"first_name": "Ян", "custom_fields": {"note": "x" * 500}}
+    )
+    assert response.status_code == 201
+    assert Customer.objects.get().custom_fields == {"note": "x" * 500}

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import schemathesis
 import yaml
-from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
@@ -63,7 +62,6 @@ def api_schema(db):
 def full_scope_headers(db, monkeypatch):
     # Many generated requests in a row: the rate limit is not what this test is about.
     monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "100000/min"})
-    cache.clear()
     _token, key = apitoken_create(actor=None, name="schemathesis", scopes=["all"])
     return {"Authorization": f"Bearer {key}"}
 

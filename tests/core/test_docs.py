@@ -78,6 +78,23 @@ def test_deployment_doc_lists_every_environment_variable_of_settings() -> None:
     assert missing == []
 
 
+def test_deployment_doc_lists_only_variables_the_code_reads() -> None:
+    """A documented variable that nothing reads (as EMAIL_URL was, with nothing to send mail)
+    promises a feature the code does not have."""
+    doc = (ROOT / "docs/deployment.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", doc, flags=re.MULTILINE))
+    source = "\n".join(p.read_text() for p in (ROOT / "src/clientbase").rglob("*.py"))
+    read = set(
+        re.findall(r'(?:environ\.get\(|environ\[|_env_bool\(|getenv\()\s*"([A-Z_]+)"', source)
+    )
+    read |= set(re.findall(r'_persistent_secret\(\s*"[a-z_]+",\s*"([A-Z_]+)"', source))
+    read |= set(re.findall(r'^[A-Z_]+_ENV = "([A-Z_]+)"', source, flags=re.MULTILINE))
+
+    assert len(documented) > 30
+    assert sorted(documented - read) == []
+    assert "EMAIL_URL" not in doc
+
+
 def test_readme_opens_with_the_two_commands() -> None:
     lines = (ROOT / "README.md").read_text().splitlines()
     first_block = lines[lines.index("```sh") + 1 : lines.index("```")]

@@ -25,6 +25,7 @@ from clientbase.customers.choices import (
     TimelineKind,
 )
 from clientbase.customers.models import (
+    CUSTOM_TEXT_MAX_LENGTH,
     Address,
     Consent,
     Customer,
@@ -931,6 +932,11 @@ def test_custom_field_values_are_coerced_to_their_type(manager_user, custom_fiel
         {"wholesale": "может быть"},
         {"channel": "Wildberries"},
         {"unknown_key": "1"},
+        {"comment": {"text": "объект"}},
+        {"comment": ["список"]},
+        {"comment": True},
+        {"comment": "я" * (CUSTOM_TEXT_MAX_LENGTH + 1)},
+        {"comment": "я" * 100_000},
     ],
 )
 def test_invalid_custom_field_values_are_refused(manager_user, custom_fields, values):
@@ -939,6 +945,23 @@ def test_invalid_custom_field_values_are_refused(manager_user, custom_fields, va
         create_with_custom(manager_user, values)
     assert list(excinfo.value.error_dict) == ["custom_fields"]
     assert counts() == before
+
+
+def test_text_custom_field_is_limited_like_the_built_in_text_fields(manager_user, custom_fields):
+    with pytest.raises(ValidationError) as excinfo:
+        create_with_custom(manager_user, {"comment": "я" * 100_000})
+    assert excinfo.value.messages == ["“Комментарий”: at most 500 characters (it has 100,000)."]
+    with pytest.raises(ValidationError) as excinfo:
+        create_with_custom(manager_user, {"comment": {"text": "объект"}})
+    assert excinfo.value.messages == ["“Комментарий”: “{'text': 'объект'}” is not a valid Text."]
+
+    longest = create_with_custom(manager_user, {"comment": "я" * 500, "shoe_size": 40})
+    number = create_with_custom(manager_user, {"comment": 42})
+    assert Customer.objects.get(pk=longest.pk).custom_fields == {
+        "comment": "я" * 500,
+        "shoe_size": 40,
+    }
+    assert Customer.objects.get(pk=number.pk).custom_fields == {"comment": "42"}
 
 
 def test_unknown_custom_field_is_named(manager_user, custom_fields):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from clientbase.accounts.services import apitoken_create
 from clientbase.segments import services
@@ -12,7 +11,6 @@ from tests.api.conftest import ApiClient
 
 @pytest.fixture
 def make_token(db):
-    cache.clear()  # rate-limit counters live in the shared cache
 
     def make(scopes, name="shop"):
         return apitoken_create(actor=None, name=name, scopes=scopes)

@@ -60,11 +60,17 @@ class StaffUserForm(forms.ModelForm):
             self.fields["password"].required = True
             self.fields["password"].help_text = ""
 
-    def clean_password(self) -> str:
-        password = self.cleaned_data.get("password") or ""
+    def _post_clean(self) -> None:
+        # After the model form has copied the typed user name, names and e-mail onto the
+        # instance (as Django's UserCreationForm does): in clean_password() a new user had no
+        # user name yet, so a password equal to it passed the similarity check.
+        super()._post_clean()  # type: ignore[misc]  # not in django-stubs, but Django has it
+        password = self.cleaned_data.get("password")
         if password:
-            password_validation.validate_password(password, self.instance)
-        return password
+            try:
+                password_validation.validate_password(password, self.instance)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
 
     def save(self, commit: bool = True) -> User:
         user = super().save(commit=False)

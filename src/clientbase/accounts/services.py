@@ -1,4 +1,4 @@
-"""Writes of the accounts app: API tokens."""
+"""Writes of the accounts app: API tokens, log-in lock-outs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clientbase.accounts.models import ApiToken
+from clientbase.accounts import throttling
+from clientbase.accounts.models import ApiToken, User
 from clientbase.accounts.permissions import Scope
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
@@ -83,3 +84,19 @@ def apitoken_authenticate(key: str) -> ApiToken | None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+def staff_unlock(*, actor: Any, user_id: int) -> User:
+    """Lift a lock-out: the user's failed log-ins from every address are forgotten. Audited."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        was_locked = user.username.lower() in throttling.locked_out_users()
+        cleared = throttling.failures_clear(username=user.username)
+        audit.record(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            obj=user,
+            changes={"locked_out": [was_locked, False]},
+            extra={"failed_logins_cleared": cleared},
+        )
+    return user

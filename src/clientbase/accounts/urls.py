@@ -14,4 +14,5 @@ urlpatterns = [
     path("staff/", views.staff_list, name="staff_list"),
     path("staff/new/", views.staff_edit, name="staff_create"),
     path("staff/<int:pk>/", views.staff_edit, name="staff_edit"),
+    path("staff/<int:pk>/unlock/", views.staff_unlock, name="staff_unlock"),
 ]

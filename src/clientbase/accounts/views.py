@@ -22,6 +22,7 @@ from clientbase.accounts.models import ApiToken, User
 from clientbase.accounts.permissions import LOGIN, PUBLIC, Perm, requires
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
+from clientbase.core.middleware import client_ip
 
 
 class LoginView(auth_views.LoginView):
@@ -57,7 +58,7 @@ class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
 
 @receiver(user_logged_in)
 def _on_login(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
-    throttling.failures_clear(username=user.username)
+    throttling.success_record(user=user, ip=client_ip(request))
     audit.record(action=AuditAction.LOGIN, actor=user, obj=user)
 
 
@@ -76,8 +77,20 @@ def _staff_snapshot(user: User) -> dict[str, Any]:
 
 @requires(Perm.STAFF_MANAGE)
 def staff_list(request: HttpRequest) -> HttpResponse:
-    users = User.objects.order_by("username")
+    users = list(User.objects.order_by("username"))
+    locks = throttling.locked_out_users()
+    for user in users:
+        user.locked_until = locks.get(user.username.lower())  # type: ignore[attr-defined]
     return render(request, "accounts/staff_list.html", {"users": users})
+
+
+@requires(Perm.STAFF_MANAGE)
+@require_POST
+def staff_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    user = get_object_or_404(User, pk=pk)
+    services.staff_unlock(actor=request.user, user_id=user.pk)
+    messages.success(request, _("%(username)s can log in again.") % {"username": user.username})
+    return redirect("accounts:staff_list")
 
 
 @requires(Perm.STAFF_MANAGE)
@@ -99,6 +112,11 @@ def staff_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             changes = audit.diff(before, _staff_snapshot(user))
             if form.cleaned_data.get("password"):
                 changes["password"] = [audit.REDACTED, audit.REDACTED]
+                # A password the administrator sets is the way back in for a locked-out user.
+                username = before.get("username", user.username)
+                if username.lower() in throttling.locked_out_users():
+                    changes["locked_out"] = [True, False]
+                throttling.failures_clear(username=username)
             audit.record(
                 action=AuditAction.UPDATE if instance else AuditAction.CREATE,
                 actor=request.user,

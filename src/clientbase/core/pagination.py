@@ -35,7 +35,8 @@ def _decode(cursor: str, model: type[models.Model], names: Sequence[str]) -> lis
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: a cursor nested a thousand levels deep (Python's decoder gives up).
         return None
     if not isinstance(values, list) or len(values) != len(names):
         return None

@@ -25,7 +25,7 @@ from clientbase.customers.choices import (
     PhoneKind,
     StopListReason,
 )
-from clientbase.customers.models import Customer, CustomFieldDefinition
+from clientbase.customers.models import CUSTOM_TEXT_MAX_LENGTH, Customer, CustomFieldDefinition
 from clientbase.customers.normalize import format_phone, normalize_email, normalize_phone
 from clientbase.customers.services import (
     AddressInput,
@@ -223,7 +223,7 @@ def _custom_form_field(definition: CustomFieldDefinition) -> forms.Field:
     if kind == CustomFieldType.CHOICE:
         choices = [("", "—"), *[(c, c) for c in definition.choices]]
         return forms.ChoiceField(choices=choices, **common)
-    return forms.CharField(max_length=500, **common)
+    return forms.CharField(max_length=CUSTOM_TEXT_MAX_LENGTH, **common)
 
 
 class CustomFieldsForm(BootstrapMixin, forms.Form):

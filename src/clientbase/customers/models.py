@@ -37,6 +37,10 @@ class Tag(models.Model):
         return self.name
 
 
+# The longest value of a text custom field: the card's form, the API and the service agree.
+CUSTOM_TEXT_MAX_LENGTH = 500
+
+
 class CustomFieldDefinition(models.Model):
     """A field an admin adds to every customer card; values live in Customer.custom_fields."""
 

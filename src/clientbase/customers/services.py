@@ -9,14 +9,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import ConflictError, DomainError, DuplicateWarning
+from clientbase.core.locks import names_lock
 from clientbase.core.models import AuditEvent
 from clientbase.core.webhooks import (
     CUSTOMER_CREATED,
@@ -35,6 +38,7 @@ from clientbase.customers.choices import (
     TimelineKind,
 )
 from clientbase.customers.models import (
+    CUSTOM_TEXT_MAX_LENGTH,
     Address,
     Consent,
     Customer,
@@ -48,6 +52,8 @@ from clientbase.customers.normalize import (
     normalize_email,
     normalize_phone,
     search_key,
+    try_normalize_email,
+    try_normalize_phone,
     validate_bank_account,
     validate_bic,
     validate_inn,
@@ -188,6 +194,8 @@ def _clean_custom_fields(values: Mapping[str, Any]) -> dict[str, Any]:
             continue
         try:
             cleaned[key] = _coerce_custom(definition, raw)
+        except ValidationError as exc:
+            errors[key] = exc
         except (TypeError, ValueError):
             errors[key] = ValidationError(
                 _("“%(label)s”: “%(value)s” is not a valid %(type)s."),
@@ -232,7 +240,26 @@ def _coerce_custom(definition: CustomFieldDefinition, raw: Any) -> Any:
         if str(raw) not in definition.choices:
             raise ValueError(raw)
         return str(raw)
-    return str(raw).strip()
+    # Text, as the built-in text fields take it: a string or a number, never an object, a list
+    # or a boolean, and no longer than the card's form allows.
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise TypeError(raw)
+    text = str(raw).strip()
+    if len(text) > CUSTOM_TEXT_MAX_LENGTH:
+        raise ValidationError(
+            ngettext(
+                "“%(label)s”: at most %(max)s character (it has %(length)s).",
+                "“%(label)s”: at most %(max)s characters (it has %(length)s).",
+                CUSTOM_TEXT_MAX_LENGTH,
+            ),
+            code="max_length",
+            params={
+                "label": definition.label,
+                "max": number_format(CUSTOM_TEXT_MAX_LENGTH, force_grouping=True),
+                "length": number_format(len(text), force_grouping=True),
+            },
+        )
+    return text
 
 
 def _validate_card(customer: Customer) -> None:
@@ -990,28 +1017,47 @@ def customer_upsert(*, actor: Any, data: CustomerInput) -> tuple[Customer, bool]
     """Update the customer with the same external id, else e-mail, else phone; or create one.
 
     Returns (customer, created). The update is applied to the current version: the caller
-    states what the customer is now, not a change to a version it has read.
+    states what the customer is now, not a change to a version it has read. Upserts naming
+    the same external id, e-mail or phone run one after another (a lock on those keys, then
+    the lookup, then the write, in one transaction), so concurrent pushes of one customer
+    all succeed instead of racing to create it twice or updating a version another changed.
     """
-    from django.db import IntegrityError
-
-    from clientbase.orders.services import CustomerRef, customer_find
+    from clientbase.orders.services import CustomerRef
 
     ref = CustomerRef(
         external_id=str(data.fields.get("external_id") or ""),
         email=next((e.address for e in data.emails or [] if e.address), ""),
         phone=next((p.number for p in data.phones or [] if p.number), ""),
     )
-    found = customer_find(ref)
-    if found is None:
-        try:
-            with transaction.atomic():
-                return customer_create(actor=actor, data=data, confirm_duplicate=True), True
-        except IntegrityError:
-            # A concurrent upsert created the same external id first: update that one.
-            found = customer_find(ref)
-            if found is None:
-                raise
-    updated = customer_update(
-        actor=actor, customer_id=found.pk, expected_version=found.version, data=data
-    )
-    return updated, False
+    keys = [
+        f"external_id:{ref.external_id}" if ref.external_id else "",
+        f"email:{try_normalize_email(ref.email) or ''}" if ref.email else "",
+        f"phone:{try_normalize_phone(ref.phone) or ''}" if ref.phone else "",
+    ]
+    try:
+        return _upsert_locked(actor=actor, data=data, ref=ref, keys=keys)
+    except IntegrityError:
+        # Someone other than an upsert (the card form, an import) created the same external
+        # id in between: the second round finds and updates that customer.
+        return _upsert_locked(actor=actor, data=data, ref=ref, keys=keys)
+
+
+def _upsert_locked(
+    *, actor: Any, data: CustomerInput, ref: Any, keys: list[str]
+) -> tuple[Customer, bool]:
+    from clientbase.orders.services import customer_find
+
+    with transaction.atomic():
+        names_lock("customer_upsert", [key for key in keys if key])
+        found = customer_find(ref)
+        if found is None:
+            return customer_create(actor=actor, data=data, confirm_duplicate=True), True
+        # The version under the row lock: a card editor saving at the same moment makes this
+        # upsert wait, not fail.
+        version = (
+            Customer.objects.select_for_update().values_list("version", flat=True).get(pk=found.pk)
+        )
+        updated = customer_update(
+            actor=actor, customer_id=found.pk, expected_version=version, data=data
+        )
+        return updated, False

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.signals import got_request_exception
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -12,6 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from clientbase.core.errors import ConflictError, DomainError, DuplicateWarning
+
+logger = logging.getLogger("django.request")
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -27,6 +33,28 @@ def _django_validation_details(exc: DjangoValidationError) -> Any:
     if hasattr(exc, "error_dict"):
         return {k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()}
     return {"non_field_errors": [str(m) for m in exc.messages]}
+
+
+def _server_error(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """A bug: logged with its traceback as Django logs one, answered in the API's shape."""
+    if settings.DEBUG:
+        return None  # Django's technical page, with the traceback, for the developer
+    request = context.get("request")
+    django_request = getattr(request, "_request", None)
+    logger.error(
+        "Internal Server Error: %s",
+        getattr(django_request, "path", ""),
+        exc_info=exc,
+        extra={"status_code": 500, "request": django_request},
+    )
+    # Listeners (the test client, error reporters) hear of it as of any unhandled exception.
+    got_request_exception.send(sender=None, request=django_request)
+    return Response(
+        error_body(
+            "server_error", _("Something went wrong on the server. Please try again later.")
+        ),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -49,9 +77,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         code = status.HTTP_404_NOT_FOUND if exc.code == "not_found" else 422
         return Response(error_body(exc.code, exc.message, exc.details), status=code)
+    if isinstance(exc, RequestDataTooBig):
+        max_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            error_body(
+                "request_too_large",
+                _("The request body is too large."),
+                {"max_bytes": max_bytes},
+            ),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, SuspiciousOperation):
+        # Django answers these with its HTML 400 page; the API keeps its own shape.
+        logging.getLogger("django.security").warning("%s: %s", type(exc).__name__, exc)
+        return Response(
+            error_body("bad_request", _("The request is not valid.")),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None  # a real server error: Django's 500 handling and logging apply
+        return _server_error(exc, context)
     if isinstance(exc, exceptions.ValidationError):
         code, message, details = "validation_error", _("The data is not valid."), response.data
     elif isinstance(exc, Http404):
