@@ -183,6 +183,22 @@ def customer_stats_refresh(customer_id: int) -> CustomerStats:
     return stats
 
 
+# One customer's figures as customer_stats_refresh_many and customer_stats_rebuild compare and
+# write them: first and last order (aware datetimes), orders, delivered orders, revenue and
+# average order value in cents, refused cash-on-delivery parcels, the last refusal.
+StatsRow = tuple[
+    dt.datetime | None, dt.datetime | None, int, int, int, int, int, dt.datetime | None
+]
+NO_ORDERS_ROW: StatsRow = (None, None, 0, 0, 0, 0, 0, None)
+STATS_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class StatsRebuildResult:
+    checked: int  # customers whose statistics were recomputed
+    fixed: int  # statistics rows that differed from the orders and were rewritten
+
+
 def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
     """Recompute many customers' statistics at once: the same numbers as customer_stats_refresh.
 
@@ -190,15 +206,79 @@ def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
     dates only for customers with refused parcels, and one upsert per row in an executemany;
     an import refreshes tens of thousands of customers per batch this way. Revenue is summed
     in cents and the average rounded half to even, exactly as the Decimal arithmetic above.
-    The caller holds the customers' locks (or SQLite's write lock). Returns the rows written.
+    Call it inside the transaction that changed the orders: on PostgreSQL it locks the
+    customers first, as order_upsert does (SQLite's write lock serialises writers anyway).
+    Returns the rows written.
     """
     ids = sorted({int(i) for i in customer_ids})
     if not ids:
         return 0
+    _lock_customers(ids)
+    rows = _stats_compute(ids)
+    _stats_write(rows)
+    return len(rows)
+
+
+def customer_stats_rebuild(*, batch_size: int = 5000) -> StatsRebuildResult:
+    """Recompute every customer's statistics from the orders; rewrite the rows that differ.
+
+    For a base whose statistics drifted (orders written by hand in the database, a restore
+    of an old backup of one table): customers are taken in batches by id, each batch in its
+    own transaction with its customers locked, so the work runs alongside the app. Customers
+    without orders need no row; a row saying otherwise is zeroed. The stop-list proposal
+    date is a record of what happened, not a figure, and is kept.
+    """
+    if batch_size < 1:
+        raise ValidationError({"batch_size": _("The batch size must be at least 1.")})
+    checked = fixed = 0
+    after = 0
+    while True:
+        ids = list(
+            Customer.objects.filter(pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        after = ids[-1]
+        with transaction.atomic():
+            _lock_customers(ids)
+            expected = _stats_compute(ids)
+            current = _stats_current(ids)
+            wrong = {
+                cid: expected.get(cid, NO_ORDERS_ROW)
+                for cid in ids
+                if expected.get(cid, NO_ORDERS_ROW) != current.get(cid, NO_ORDERS_ROW)
+            }
+            _stats_write(wrong)
+        checked += len(ids)
+        fixed += len(wrong)
+    return StatsRebuildResult(checked=checked, fixed=fixed)
+
+
+def _lock_customers(ids: Sequence[int]) -> None:
+    """On PostgreSQL, lock the customers (in id order) whose statistics are about to change."""
+    if connection.vendor != "postgresql":
+        return
+    for start in range(0, len(ids), STATS_CHUNK):
+        chunk = ids[start : start + STATS_CHUNK]
+        list(
+            Customer.objects.select_for_update()
+            .filter(pk__in=chunk)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def _stats_compute(ids: Sequence[int]) -> dict[int, StatsRow]:
+    """The statistics of the given customers (sorted, unique ids) from their orders.
+
+    Customers without orders who still exist get NO_ORDERS_ROW; unknown ids are left out.
+    """
     orders = Order._meta.db_table
     sqlite = connection.vendor == "sqlite"
     wanted = "(SELECT value FROM json_each(%s))" if sqlite else "(SELECT unnest(%s::bigint[]))"
-    param: Any = json.dumps(ids) if sqlite else ids
+    param: Any = json.dumps(list(ids)) if sqlite else list(ids)
     # SQLite sums money as floating point: rounding the cents recovers the exact amount.
     revenue = (
         "CAST(ROUND(SUM(CASE WHEN status = %s THEN total ELSE 0 END) * 100) AS INTEGER)"
@@ -216,15 +296,10 @@ def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
         cursor.execute(sql, [delivered, delivered, refused, PaymentMethod.COD.value, param])
         totals = {row[0]: row[1:] for row in cursor.fetchall()}
     missing = [i for i in ids if i not in totals]
-    # Customers with no orders left get a zero row, if they still exist.
-    for chunk_start in range(0, len(missing), 2000):
-        chunk = missing[chunk_start : chunk_start + 2000]
-        for cid in Customer.objects.filter(id__in=chunk).values_list("id", flat=True):
-            totals[cid] = (None, None, 0, 0, 0, 0)
     refused_ids = [cid for cid, row in totals.items() if row[5]]
-    last_refused: dict[int, Any] = {}
-    for chunk_start in range(0, len(refused_ids), 2000):
-        chunk = refused_ids[chunk_start : chunk_start + 2000]
+    last_refused: dict[int, dt.datetime] = {}
+    for start in range(0, len(refused_ids), STATS_CHUNK):
+        chunk = refused_ids[start : start + STATS_CHUNK]
         last_refused.update(
             OrderStatusChange.objects.filter(
                 order__customer_id__in=chunk,
@@ -237,28 +312,88 @@ def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
             .annotate(at=Max("at"))
             .values_list("order__customer_id", "at")
         )
-    adapt = connection.ops.adapt_datetimefield_value
-    now = adapt(timezone.now())
-    rows = []
-    for cid, (first, last, count, delivered_count, revenue_cents, refused_count) in sorted(
-        totals.items()
-    ):
+    rows: dict[int, StatsRow] = {}
+    for cid, (first, last, count, delivered_count, revenue_cents, refused_count) in totals.items():
         cents = int(revenue_cents or 0)
-        average = _half_even(cents, delivered_count) if delivered_count else 0
-        rows.append(
-            (
-                cid,
+        rows[cid] = (
+            _aware(first),
+            _aware(last),
+            int(count),
+            int(delivered_count),
+            cents,
+            _half_even(cents, delivered_count) if delivered_count else 0,
+            int(refused_count),
+            last_refused.get(cid),
+        )
+    # Customers with no orders left get a zero row, if they still exist.
+    for start in range(0, len(missing), STATS_CHUNK):
+        chunk = missing[start : start + STATS_CHUNK]
+        for cid in Customer.objects.filter(id__in=chunk).values_list("id", flat=True):
+            rows[cid] = NO_ORDERS_ROW
+    return rows
+
+
+def _stats_current(ids: Sequence[int]) -> dict[int, StatsRow]:
+    """The stored statistics of the given customers, in the shape _stats_compute gives."""
+    rows: dict[int, StatsRow] = {}
+    for start in range(0, len(ids), STATS_CHUNK):
+        chunk = ids[start : start + STATS_CHUNK]
+        for cid, *values in CustomerStats.objects.filter(customer_id__in=chunk).values_list(
+            "customer_id",
+            "first_order_at",
+            "last_order_at",
+            "orders_count",
+            "delivered_count",
+            "revenue",
+            "average_order_value",
+            "refused_cod_count",
+            "last_refused_at",
+        ):
+            first, last, count, delivered, revenue, average, refused, last_refused = values
+            rows[cid] = (
                 first,
                 last,
                 count,
-                delivered_count,
-                _cents_text(cents),
-                _cents_text(average),
-                refused_count,
-                adapt(last_refused[cid]) if cid in last_refused else None,
-                now,
+                delivered,
+                int(Decimal(revenue) * 100),
+                int(Decimal(average) * 100),
+                refused,
+                last_refused,
             )
+    return rows
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    """A datetime from a raw cursor: SQLite gives Django's text form in UTC."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _stats_write(rows: dict[int, StatsRow]) -> None:
+    """Upsert statistics rows; the stop-list proposal date of an existing row is kept."""
+    if not rows:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
+    params = [
+        (
+            cid,
+            adapt(first),
+            adapt(last),
+            count,
+            delivered,
+            _cents_text(revenue),
+            _cents_text(average),
+            refused,
+            adapt(last_refused),
+            now,
         )
+        for cid, (first, last, count, delivered, revenue, average, refused, last_refused) in sorted(
+            rows.items()
+        )
+    ]
     columns = (
         "customer_id",
         "first_order_at",
@@ -278,9 +413,8 @@ def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
         cursor.executemany(
             f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({marks}) '  # noqa: S608
             f'ON CONFLICT ("customer_id") DO UPDATE SET {updates}',
-            rows,
+            params,
         )
-    return len(rows)
 
 
 def _half_even(numerator: int, denominator: int) -> int:

@@ -2,9 +2,10 @@
 
 Rows are written in batches with executemany (see FastRows), never one query per row.
 Derived columns are filled by customers.services.customer_derive() and from the related
-rows, exactly as the services would. Each demo customer gets one "created" timeline event;
-no audit rows are written for demo data (it is not a staff action), and demo staff
-passwords are never shown.
+rows, exactly as the services would; each batch of orders refreshes its customers' statistics
+(orders.services.customer_stats_refresh_many) in the batch's transaction. Each demo customer
+gets one "created" timeline event; no audit rows are written for demo data (it is not a staff
+action), and demo staff passwords are never shown.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from clientbase.customers.normalize import validate_bank_account
 from clientbase.customers.services import customer_derive
 from clientbase.orders.choices import OrderSource, OrderStatus, PaymentMethod
 from clientbase.orders.models import Order, OrderItem, OrderStatusChange, local_day
+from clientbase.orders.services import customer_stats_refresh_many
 
 T = TypeVar("T")
 M = TypeVar("M", bound=models.Model)
@@ -768,6 +770,9 @@ class DemoGenerator:
                 )
             self.item_rows.insert_values(items)
             self.history_rows.insert_values(history)
+            # In the same transaction, as every writer of orders does: the card, the caller
+            # page, segments and exports read these rows (SQLite holds the write lock).
+            customer_stats_refresh_many([order["customer_id"] for order in orders])
         return Counts(orders=len(orders), items=len(items), history=len(history))
 
 
