@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from django.core.management import call_command
 from django.utils import translation
 
 from clientbase.accounts.services import apitoken_create
+from clientbase.analytics.models import CustomerScore
 from clientbase.customers.models import Customer
 from clientbase.imports.services import import_file, import_job_undo
 from clientbase.orders.models import CustomerStats, Order, OrderStatusChange
@@ -216,3 +218,32 @@ def test_stats_rebuild_repairs_a_drifted_base() -> None:
     # A second run finds nothing to fix.
     result = customer_stats_rebuild(batch_size=1000)
     assert (result.checked, result.fixed) == (30, 0)
+
+
+def test_after_the_demo_cards_and_the_caller_page_show_statistics_and_scores_are_filled(
+    client_for: Any, operator_user: Any
+) -> None:
+    """What `make run` does: the demo, then `clientbase analytics refresh`."""
+    call_command("demo", customers=40, orders=160, seed=5, stdout=io.StringIO())
+    call_command("analytics", "refresh", stdout=io.StringIO())
+    buyer = (
+        Customer.objects.filter(stats__delivered_count__gt=1, status="active")
+        .order_by("-stats__orders_count", "id")
+        .first()
+    )
+    assert buyer is not None
+    expected = recomputed()[buyer.pk]
+    client = client_for(operator_user)
+    card = client.get(f"/customers/{buyer.pk}/").content.decode()
+    caller = client.get("/orders/caller/", {"phone": buyer.primary_phone}).content.decode()
+    for html in (card, caller):
+        block = html[html.index('class="row row-cols-auto g-3 mb-0 order-stats"') :]
+        counts = re.findall(r'<dd class="fs-5 mb-0">(\d+)</dd>', block)[:2]
+        assert counts == [str(expected[0]), str(expected[1])]
+    # The scores: every customer has a row, and a buyer of delivered orders has real ones.
+    scores = dict(CustomerScore.objects.values_list("customer_id", "rfm_segment"))
+    assert len(scores) == Customer.objects.count() == 40
+    purchasers = set(Order.objects.filter(status="delivered").values_list("customer_id", flat=True))
+    assert purchasers
+    assert {cid for cid, segment in scores.items() if segment != "no_orders"} == purchasers
+    assert CustomerScore.objects.filter(customer_id__in=purchasers, r_score=0).count() == 0
