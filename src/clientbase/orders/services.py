@@ -338,7 +338,7 @@ def _stats_current(ids: Sequence[int]) -> dict[int, StatsRow]:
     rows: dict[int, StatsRow] = {}
     for start in range(0, len(ids), STATS_CHUNK):
         chunk = ids[start : start + STATS_CHUNK]
-        for cid, *values in CustomerStats.objects.filter(customer_id__in=chunk).values_list(
+        for stats in CustomerStats.objects.filter(customer_id__in=chunk).only(
             "customer_id",
             "first_order_at",
             "last_order_at",
@@ -349,16 +349,15 @@ def _stats_current(ids: Sequence[int]) -> dict[int, StatsRow]:
             "refused_cod_count",
             "last_refused_at",
         ):
-            first, last, count, delivered, revenue, average, refused, last_refused = values
-            rows[cid] = (
-                first,
-                last,
-                count,
-                delivered,
-                int(Decimal(revenue) * 100),
-                int(Decimal(average) * 100),
-                refused,
-                last_refused,
+            rows[stats.customer_id] = (
+                stats.first_order_at,
+                stats.last_order_at,
+                stats.orders_count,
+                stats.delivered_count,
+                int(Decimal(stats.revenue) * 100),
+                int(Decimal(stats.average_order_value) * 100),
+                stats.refused_cod_count,
+                stats.last_refused_at,
             )
     return rows
 
