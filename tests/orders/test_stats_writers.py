@@ -21,9 +21,16 @@ from django.utils import translation
 
 from clientbase.accounts.services import apitoken_create
 from clientbase.analytics.models import CustomerScore
-from clientbase.customers.models import Customer
+from clientbase.customers.models import Customer, CustomerInterest
+from clientbase.customers.normalize import search_key
 from clientbase.imports.services import import_file, import_job_undo
-from clientbase.orders.models import CustomerStats, Order, OrderStatusChange
+from clientbase.orders.models import (
+    CustomerCategory,
+    CustomerStats,
+    Order,
+    OrderItem,
+    OrderStatusChange,
+)
 from clientbase.orders.services import customer_stats_rebuild
 from tests.api.conftest import ApiClient
 
@@ -95,7 +102,34 @@ def stored() -> dict[int, tuple[Any, ...]]:
     return {cid: rows.get(cid, NO_ORDERS) for cid in Customer.objects.values_list("id", flat=True)}
 
 
+def categories_recomputed() -> dict[int, set[str]]:
+    """Per customer, the categories of their delivered orders' items, in search form."""
+    result: dict[int, set[str]] = {}
+    for customer_id, category in OrderItem.objects.filter(order__status="delivered").values_list(
+        "order__customer_id", "category"
+    ):
+        if category.strip():
+            result.setdefault(customer_id, set()).add(search_key(category))
+    return result
+
+
+def categories_stored() -> dict[int, set[str]]:
+    result: dict[int, set[str]] = {}
+    for customer_id, key in CustomerCategory.objects.values_list("customer_id", "key"):
+        result.setdefault(customer_id, set()).add(key)
+    return result
+
+
+def assert_interests_exact() -> None:
+    stored_keys: dict[int, set[str]] = {}
+    for customer_id, key in CustomerInterest.objects.values_list("customer_id", "key"):
+        stored_keys.setdefault(customer_id, set()).add(key)
+    for customer_id, interests in Customer.objects.values_list("id", "interests"):
+        assert stored_keys.get(customer_id, set()) == {search_key(i) for i in interests}
+
+
 def assert_exact(step: str) -> None:
+    assert categories_stored() == categories_recomputed(), step
     expected, actual = recomputed(), stored()
     wrong = {cid: (actual[cid], expected[cid]) for cid in expected if actual[cid] != expected[cid]}
     assert not wrong, (
@@ -116,6 +150,8 @@ def test_every_writer_of_orders_leaves_exact_statistics(
         set(Order.objects.values_list("customer_id", flat=True))
     )
     assert_exact("the demo")
+    assert CustomerCategory.objects.exists() and CustomerInterest.objects.exists()
+    assert_interests_exact()
 
     # 2. The API: a new customer's order, an existing customer's order, a status change.
     api = ApiClient(apitoken_create(actor=None, name="shop", scopes=["orders:write"])[1])
@@ -128,6 +164,7 @@ def test_every_writer_of_orders_leaves_exact_statistics(
         "status": "new",
         "payment_method": "card",
         "total": "1234.56",
+        "items": [{"name": "Тёрка", "category": "Кухонная Утварь", "price": "1234.56"}],
         "customer": {"phone": "8 916 000-11-22", "first_name": "Анна"},
     }
     assert api.post("/api/v1/orders/", order).status_code == 201
@@ -184,6 +221,7 @@ def test_every_writer_of_orders_leaves_exact_statistics(
     assert customers_job.rows_created == 1
     import_job_undo(actor=None, job_id=customers_job.pk)
     assert_exact("undo of a customer file")
+    assert_interests_exact()
 
 
 def test_stats_rebuild_repairs_a_drifted_base() -> None:
@@ -207,9 +245,18 @@ def test_stats_rebuild_repairs_a_drifted_base() -> None:
         stoplist_proposed_at=proposed
     )
 
+    # And bought categories: one customer's gone, a category another never bought.
+    with_categories = CustomerCategory.objects.order_by("customer_id").first()
+    assert with_categories is not None
+    CustomerCategory.objects.filter(customer_id=with_categories.customer_id).delete()
+    CustomerCategory.objects.create(customer_id=idle.pk, key="никогда не покупал")
+
     out = io.StringIO()
     call_command("stats", "rebuild", "--batch-size", "7", stdout=out)
-    assert out.getvalue().strip() == "Customers checked: 30, statistics rows fixed: 5."
+    assert out.getvalue().strip() == (
+        "Customers checked: 30, statistics rows fixed: 5, "
+        "customers with bought categories fixed: 2."
+    )
     assert_exact("stats rebuild")
     # The record of a stop-list proposal is history, not a figure: the rebuild keeps it.
     assert CustomerStats.objects.get(customer_id=buyers[4].customer_id).stoplist_proposed_at == (
@@ -217,7 +264,7 @@ def test_stats_rebuild_repairs_a_drifted_base() -> None:
     )
     # A second run finds nothing to fix.
     result = customer_stats_rebuild(batch_size=1000)
-    assert (result.checked, result.fixed) == (30, 0)
+    assert (result.checked, result.fixed, result.categories_fixed) == (30, 0, 0)
 
 
 def test_after_the_demo_cards_and_the_caller_page_show_statistics_and_scores_are_filled(

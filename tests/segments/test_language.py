@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clientbase.customers.models import Customer
+from clientbase.customers.services import CustomerInput, customer_update
 from clientbase.segments.language import (
     FIELDS,
     And,
@@ -81,6 +82,19 @@ CASES = [
     ('tag in ("Скидки", "VIP")', "AB"),
     ('тег not in ("VIP")', "AC"),
     ('tag = "нет такого"', ""),
+    ('interest = "спорт"', "AB"),
+    ('interest = "КУЛИНАРИЯ"', "A"),
+    ('интерес != "Спорт"', "C"),
+    ('interest in ("кулинария", "нет такого")', "A"),
+    ('category = "Кухня"', "B"),
+    ('category in ("Сад", "кухня")', "AB"),
+    ('категория != "Сад"', "BC"),
+    ('region = "Московская область"', "A"),
+    ('регион in ("Республика Татарстан")', "B"),
+    ('region != "Московская область"', "BC"),
+    ('city = "Москва" and interest = "спорт"', "A"),
+    ('kind = company and (category = "кухня" or vip)', "B"),
+    ('kind = person and not (region = "Московская область" or interest = "спорт")', "C"),
     ("has_email = true", "A"),
     ("has_email", "A"),
     ("has_phone = false", "C"),
@@ -466,3 +480,21 @@ def test_an_or_of_indexed_sets_inside_an_and_matches_exactly(db):
     # The OR became `pk IN (…) OR pk IN (…)`: no probe of the tag per customer.
     sql = str(Customer.objects.filter(compile_query(cases[0][0], today=TODAY)).query)
     assert "EXISTS" not in sql.upper()
+
+
+def test_interests_follow_the_card(db):
+    """Editing a card's interests (form, API: customer_update) moves it between segments."""
+    customer = factories.make_customer(interests=["Рыбалка", "Ёлки"])
+
+    def matching(query: str) -> set[int]:
+        return set(Customer.objects.filter(compile_query(query)).values_list("pk", flat=True))
+
+    assert matching('interest = "рыбалка"') == matching('interest = "елки"') == {customer.pk}
+    customer_update(
+        actor=None,
+        customer_id=customer.pk,
+        expected_version=customer.version,
+        data=CustomerInput(fields={"interests": ["Йога"]}),
+    )
+    assert matching('interest in ("рыбалка", "ёлки")') == set()
+    assert matching('interest = "Йога"') == {customer.pk}

@@ -25,7 +25,7 @@ from clientbase.core.choices import AuditAction
 from clientbase.core.errors import DomainError
 from clientbase.customers.choices import CustomerStatus, SourceChannel, StopListReason, TimelineKind
 from clientbase.customers.models import Customer, CustomerEmail, CustomerPhone, TimelineEvent
-from clientbase.customers.normalize import try_normalize_email, try_normalize_phone
+from clientbase.customers.normalize import search_key, try_normalize_email, try_normalize_phone
 from clientbase.customers.services import (
     CustomerInput,
     EmailInput,
@@ -34,6 +34,7 @@ from clientbase.customers.services import (
 )
 from clientbase.orders.choices import OPEN_STATUSES, OrderSource, OrderStatus, PaymentMethod
 from clientbase.orders.models import (
+    CustomerCategory,
     CustomerStats,
     ManagerCapacity,
     Order,
@@ -167,6 +168,7 @@ def customer_stats_refresh(customer_id: int) -> CustomerStats:
     ).aggregate(at=Max("at"))["at"]
     revenue = Decimal(totals["revenue"]).quantize(CENT)
     average = (revenue / totals["delivered"]).quantize(CENT) if totals["delivered"] else ZERO
+    _categories_sync([customer_id])
     stats, _created = CustomerStats.objects.update_or_create(
         customer_id=customer_id,
         defaults={
@@ -197,6 +199,7 @@ STATS_CHUNK = 2000
 class StatsRebuildResult:
     checked: int  # customers whose statistics were recomputed
     fixed: int  # statistics rows that differed from the orders and were rewritten
+    categories_fixed: int = 0  # customers whose bought categories differed and were rewritten
 
 
 def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
@@ -216,6 +219,7 @@ def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
     _lock_customers(ids)
     rows = _stats_compute(ids)
     _stats_write(rows)
+    _categories_sync(ids)
     return len(rows)
 
 
@@ -226,11 +230,12 @@ def customer_stats_rebuild(*, batch_size: int = 5000) -> StatsRebuildResult:
     of an old backup of one table): customers are taken in batches by id, each batch in its
     own transaction with its customers locked, so the work runs alongside the app. Customers
     without orders need no row; a row saying otherwise is zeroed. The stop-list proposal
-    date is a record of what happened, not a figure, and is kept.
+    date is a record of what happened, not a figure, and is kept. The bought categories
+    (CustomerCategory) are checked and rewritten the same way.
     """
     if batch_size < 1:
         raise ValidationError({"batch_size": _("The batch size must be at least 1.")})
-    checked = fixed = 0
+    checked = fixed = categories_fixed = 0
     after = 0
     while True:
         ids = list(
@@ -251,9 +256,10 @@ def customer_stats_rebuild(*, batch_size: int = 5000) -> StatsRebuildResult:
                 if expected.get(cid, NO_ORDERS_ROW) != current.get(cid, NO_ORDERS_ROW)
             }
             _stats_write(wrong)
+            categories_fixed += _categories_sync(ids)
         checked += len(ids)
         fixed += len(wrong)
-    return StatsRebuildResult(checked=checked, fixed=fixed)
+    return StatsRebuildResult(checked=checked, fixed=fixed, categories_fixed=categories_fixed)
 
 
 def _lock_customers(ids: Sequence[int]) -> None:
@@ -360,6 +366,52 @@ def _stats_current(ids: Sequence[int]) -> dict[int, StatsRow]:
                 stats.last_refused_at,
             )
     return rows
+
+
+def _categories_sync(ids: Sequence[int]) -> int:
+    """Make the customers' CustomerCategory rows the categories of their delivered orders.
+
+    One grouped read of the wanted pairs and one of the stored ones per chunk of customers;
+    a customer whose set differs gets its rows replaced. Returns how many customers changed.
+    """
+    changed_total = 0
+    for start in range(0, len(ids), STATS_CHUNK):
+        chunk = list(ids[start : start + STATS_CHUNK])
+        wanted: dict[int, set[str]] = {}
+        for customer_id, category in (
+            OrderItem.objects.filter(
+                order__customer_id__in=chunk, order__status=OrderStatus.DELIVERED
+            )
+            .exclude(category="")
+            .values_list("order__customer_id", "category")
+            .distinct()
+        ):
+            key = category_key(category)
+            if key:
+                wanted.setdefault(customer_id, set()).add(key)
+        current: dict[int, set[str]] = {}
+        for customer_id, key in CustomerCategory.objects.filter(customer_id__in=chunk).values_list(
+            "customer_id", "key"
+        ):
+            current.setdefault(customer_id, set()).add(key)
+        changed = [cid for cid in chunk if wanted.get(cid, set()) != current.get(cid, set())]
+        if not changed:
+            continue
+        CustomerCategory.objects.filter(customer_id__in=changed).delete()
+        CustomerCategory.objects.bulk_create(
+            [
+                CustomerCategory(customer_id=cid, key=key)
+                for cid in changed
+                for key in sorted(wanted.get(cid, ()))
+            ]
+        )
+        changed_total += len(changed)
+    return changed_total
+
+
+def category_key(category: str) -> str:
+    """A product category in the form segments match it: case and ё/е do not matter."""
+    return search_key(category)[:200]
 
 
 def _aware(value: Any) -> dt.datetime | None:

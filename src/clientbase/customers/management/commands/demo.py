@@ -46,12 +46,13 @@ from clientbase.customers.models import (
     Consent,
     Customer,
     CustomerEmail,
+    CustomerInterest,
     CustomerPhone,
     Tag,
     TimelineEvent,
 )
 from clientbase.customers.normalize import validate_bank_account
-from clientbase.customers.services import customer_derive
+from clientbase.customers.services import customer_derive, interest_keys
 from clientbase.orders.choices import OrderSource, OrderStatus, PaymentMethod
 from clientbase.orders.models import Order, OrderItem, OrderStatusChange, local_day
 from clientbase.orders.services import customer_stats_refresh_many
@@ -344,6 +345,7 @@ class DemoGenerator:
         self.consent_rows = FastRows(Consent)
         self.tag_rows = FastRows(self.through)
         self.timeline_rows = FastRows(TimelineEvent)
+        self.interest_rows = FastRows(CustomerInterest)
         self.order_rows = FastRows(Order)
         self.item_rows = FastRows(OrderItem)
         self.history_rows = FastRows(OrderStatusChange)
@@ -551,8 +553,12 @@ class DemoGenerator:
         with transaction.atomic():
             self.customer_rows.insert(customers)
             phones, emails, addresses, consents, tag_rows, timeline = [], [], [], [], [], []
+            interests = []
             for customer, extra in zip(customers, per_customer, strict=True):
                 cid = customer.pk
+                interests.extend(
+                    {"customer_id": cid, "key": key} for key in interest_keys(customer.interests)
+                )
                 for number, kind, primary in extra["phones"]:
                     phones.append(
                         {"customer_id": cid, "number": number, "kind": kind, "is_primary": primary}
@@ -604,6 +610,7 @@ class DemoGenerator:
             self.consent_rows.insert_values(consents)
             self.tag_rows.insert_values(tag_rows)
             self.timeline_rows.insert_values(timeline)
+            self.interest_rows.insert_values(interests)
         counts.phones, counts.emails, counts.addresses = len(phones), len(emails), len(addresses)
         counts.consents, counts.tags, counts.timeline = len(consents), len(tag_rows), len(timeline)
         return counts

@@ -31,6 +31,13 @@ class Command(BaseCommand):
             raise CommandError(_("The batch size must be at least 1."))
         result = customer_stats_rebuild(batch_size=options["batch_size"])
         self.stdout.write(
-            _("Customers checked: %(checked)d, statistics rows fixed: %(fixed)d.")
-            % {"checked": result.checked, "fixed": result.fixed}
+            _(
+                "Customers checked: %(checked)d, statistics rows fixed: %(fixed)d, "
+                "customers with bought categories fixed: %(categories)d."
+            )
+            % {
+                "checked": result.checked,
+                "fixed": result.fixed,
+                "categories": result.categories_fixed,
+            }
         )
