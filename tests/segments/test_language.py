@@ -421,7 +421,7 @@ def test_the_examples_of_the_reference_compile(db):
     section = text.split("## Examples", 1)[1].split("##", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     queries = [cell.strip().strip("`") for row in rows for cell in row.strip("|").split("|")]
-    assert len(queries) == 14
+    assert len(queries) == 18
     for query in queries:
         compile_query(query, today=TODAY)
 
