@@ -371,42 +371,51 @@ def _stats_current(ids: Sequence[int]) -> dict[int, StatsRow]:
 def _categories_sync(ids: Sequence[int]) -> int:
     """Make the customers' CustomerCategory rows the categories of their delivered orders.
 
-    One grouped read of the wanted pairs and one of the stored ones per chunk of customers;
-    a customer whose set differs gets its rows replaced. Returns how many customers changed.
+    One read of the wanted (customer, category) pairs through the orders' customer index and
+    the items' order index, one of the stored pairs, then the rows of only the customers whose
+    set differs are replaced (executemany). Returns how many customers changed.
     """
-    changed_total = 0
-    for start in range(0, len(ids), STATS_CHUNK):
-        chunk = list(ids[start : start + STATS_CHUNK])
-        wanted: dict[int, set[str]] = {}
-        for customer_id, category in (
-            OrderItem.objects.filter(
-                order__customer_id__in=chunk, order__status=OrderStatus.DELIVERED
-            )
-            .exclude(category="")
-            .values_list("order__customer_id", "category")
-            .distinct()
-        ):
+    if not ids:
+        return 0
+    sqlite = connection.vendor == "sqlite"
+    wanted_ids = "(SELECT value FROM json_each(%s))" if sqlite else "(SELECT unnest(%s::bigint[]))"
+    param: Any = json.dumps(list(ids)) if sqlite else list(ids)
+    orders, items = Order._meta.db_table, OrderItem._meta.db_table
+    table = CustomerCategory._meta.db_table
+    wanted: dict[int, set[str]] = {}
+    current: dict[int, set[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT DISTINCT o.customer_id, i.category FROM "{orders}" o '  # noqa: S608
+            f'JOIN "{items}" i ON i.order_id = o.id '
+            f"WHERE o.customer_id IN {wanted_ids} AND o.status = %s AND i.category <> ''",
+            [param, OrderStatus.DELIVERED.value],
+        )
+        for customer_id, category in cursor.fetchall():
             key = category_key(category)
             if key:
                 wanted.setdefault(customer_id, set()).add(key)
-        current: dict[int, set[str]] = {}
-        for customer_id, key in CustomerCategory.objects.filter(customer_id__in=chunk).values_list(
-            "customer_id", "key"
-        ):
-            current.setdefault(customer_id, set()).add(key)
-        changed = [cid for cid in chunk if wanted.get(cid, set()) != current.get(cid, set())]
-        if not changed:
-            continue
-        CustomerCategory.objects.filter(customer_id__in=changed).delete()
-        CustomerCategory.objects.bulk_create(
-            [
-                CustomerCategory(customer_id=cid, key=key)
-                for cid in changed
-                for key in sorted(wanted.get(cid, ()))
-            ]
+        cursor.execute(
+            f'SELECT customer_id, key FROM "{table}" WHERE customer_id IN {wanted_ids}',  # noqa: S608
+            [param],
         )
-        changed_total += len(changed)
-    return changed_total
+        for customer_id, key in cursor.fetchall():
+            current.setdefault(customer_id, set()).add(key)
+        changed = sorted(
+            cid for cid in set(wanted) | set(current) if wanted.get(cid) != current.get(cid)
+        )
+        if not changed:
+            return 0
+        changed_param: Any = json.dumps(changed) if sqlite else changed
+        cursor.execute(
+            f'DELETE FROM "{table}" WHERE customer_id IN {wanted_ids}',  # noqa: S608
+            [changed_param],
+        )
+        cursor.executemany(
+            f'INSERT INTO "{table}" (customer_id, key) VALUES (%s, %s)',  # noqa: S608
+            [(cid, key) for cid in changed for key in sorted(wanted.get(cid, ()))],
+        )
+    return len(changed)
 
 
 def category_key(category: str) -> str:
