@@ -1119,7 +1119,7 @@ class _Compiler:
                 return Q(Exists(through.filter(customer_id=OuterRef("pk"))))
             return Q(pk__in=through.values("customer_id"))
         if kind in ("interest", "category", "region"):
-            rows = self.set_rows(kind, list(node.values))
+            rows = set_rows(kind, list(node.values))
             if self.tag_probe:
                 return Q(Exists(rows.filter(customer_id=OuterRef("pk"))))
             return Q(pk__in=rows.values("customer_id"))
@@ -1201,20 +1201,6 @@ class _Compiler:
             q |= Q(birth_month=month, birth_day__gte=low, birth_day__lte=high)
         return q
 
-    def set_rows(self, kind: str, values: list[Any]) -> Any:
-        """The (value, customer) rows of an interest, bought category or region condition."""
-        from clientbase.customers.models import Address, CustomerInterest
-        from clientbase.customers.normalize import search_key
-        from clientbase.orders.models import CustomerCategory
-
-        if kind == "region":
-            # The customer's region is the default address's, as the city is.
-            return Address.objects.filter(region__in=[str(v) for v in values], is_default=True)
-        # Stored in their search form: case and ё/е do not matter.
-        keys = sorted({search_key(str(v))[:200] for v in values})
-        model = CustomerInterest if kind == "interest" else CustomerCategory
-        return model.objects.filter(key__in=keys)
-
     def consent(self, channel: str, states: set[str]) -> Q:
         from clientbase.customers.models import Consent
 
@@ -1240,6 +1226,21 @@ class _Compiler:
             return Q(**{f"{path}__in": [_json_value(v) for v in node.values]})
         lookup = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}[node.op]
         return Q(**{f"{path}__{lookup}": _json_value(value)})
+
+
+def set_rows(kind: str, values: list[Any]) -> Any:
+    """The (value, customer) rows of an interest, bought category or region condition."""
+    from clientbase.customers.models import Address, CustomerInterest
+    from clientbase.customers.normalize import search_key
+    from clientbase.orders.models import CustomerCategory
+
+    if kind == "region":
+        # The customer's region is the default address's, as the city is.
+        return Address.objects.filter(region__in=[str(v) for v in values], is_default=True)
+    # Stored in their search form: case and ё/е do not matter.
+    keys = sorted({search_key(str(v))[:200] for v in values})
+    model = CustomerInterest if kind == "interest" else CustomerCategory
+    return model.objects.filter(key__in=keys)
 
 
 def _json_value(value: Any) -> Any:
