@@ -71,6 +71,11 @@ def main() -> None:
         'city = "Москва" or city = "Санкт-Петербург"',
         f'kind = company and (tag = "{rare_tag}" or vip)',
         "status = active and birthday within 7 days",
+        'interest = "Спорт и отдых"',
+        'category = "Обувь"',
+        'region = "Московская область"',
+        'kind = person and city = "Москва" and category = "Обувь"',
+        'kind = company and (region = "Московская область" or vip)',
     ]
     print(f"SQLite {database} · {total:,} customers · {args.runs} runs per query")
     print(f"{'query':<66} {'count':>9} {'p50 ms':>8} {'max ms':>8}")

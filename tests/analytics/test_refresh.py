@@ -19,6 +19,7 @@ from clientbase.analytics.services import (
     analytics_refresh,
     importance_levels,
     rfm_scores,
+    rfm_scoring,
     rfm_segment_of,
 )
 from clientbase.customers.models import Customer
@@ -157,6 +158,65 @@ def test_quintile_scores_with_ties():
     assert m[0] == 5 and m[-1] == 1
     r, f, m = rfm_scores(np.array([5, 5, 5]), np.array([2, 2, 2]), np.array([9.0, 9.0, 9.0]))
     assert len(set(r)) == len(set(f)) == len(set(m)) == 1
+
+
+# Delivered orders per buyer after `clientbase demo --customers 2000 --orders 6000 --seed 1`.
+DEMO_FREQUENCY = {
+    1: 545, 2: 404, 3: 237, 4: 125, 5: 75, 6: 38, 7: 29, 8: 6, 9: 18, 10: 7, 11: 3, 12: 5,
+    13: 4, 14: 4, 15: 3, 16: 3, 18: 1, 19: 2, 20: 1, 22: 1, 24: 2, 25: 1, 27: 1, 30: 1, 35: 1,
+    63: 1, 161: 1,
+}  # fmt: skip
+
+
+def test_quintiles_with_heavy_ties_still_give_every_score_a_share():
+    """Plain quintiles left F2 and F3 empty on the demo: 545 one-order buyers fill two fifths."""
+    frequency = np.repeat(list(DEMO_FREQUENCY), list(DEMO_FREQUENCY.values()))
+    n = frequency.size
+    recency = np.arange(n) % 400
+    monetary = np.arange(n, dtype=float)
+    scoring = rfm_scoring(recency, frequency, monetary)
+    f = scoring.scores[1]
+    # Each score in turn takes the distinct values nearest an equal share of those left:
+    # 1 order; 2; 3; 4-5; 6 and more.
+    assert [int(np.sum(f == s)) for s in range(1, 6)] == [545, 404, 237, 200, 133]
+    assert scoring.methods["frequency"] == {"method": "quintiles", "cut_points": [2, 3, 4, 6]}
+    assert scoring.methods["monetary"]["method"] == "quintiles"
+    # Equal values, equal scores, across the whole range.
+    for value in DEMO_FREQUENCY:
+        assert len(set(f[frequency == value].tolist())) == 1
+    # Without ties these are the plain quintiles.
+    assert [int(np.sum(scoring.scores[2] == s)) for s in range(1, 6)] == [304, 304, 304, 303, 304]
+
+
+def test_fewer_than_five_distinct_values_fall_back_to_fixed_cut_points():
+    recency = np.array([3, 3, 40, 40, 200, 400])
+    frequency = np.array([1, 1, 1, 2, 2, 3])
+    monetary = np.array([500.0, 500.0, 500.0, 500.0, 7000.0, 7000.0])
+    scoring = rfm_scoring(recency, frequency, monetary)
+    assert scoring.methods == {
+        "recency": {"method": "fixed", "cut_points": [30, 90, 180, 365]},
+        "frequency": {"method": "fixed", "cut_points": [2, 3, 4, 6]},
+        "monetary": {"method": "fixed", "cut_points": [1000, 5000, 10000, 50000]},
+    }
+    r, f, m = scoring.scores
+    assert r.tolist() == [5, 5, 4, 4, 2, 1]
+    assert f.tolist() == [1, 1, 1, 2, 2, 3]
+    assert m.tolist() == [1, 1, 1, 1, 3, 3]
+    # The shop's own cut points win over both.
+    shop = rfm_scoring(recency, frequency, monetary, {"frequency": [1, 2, 3, 4]})
+    assert shop.methods["frequency"] == {"method": "shop", "cut_points": [1, 2, 3, 4]}
+    assert shop.scores[1].tolist() == [2, 2, 2, 3, 3, 4]
+
+
+def test_the_refresh_records_how_each_dimension_was_scored(handmade):
+    analytics_refresh(as_of=AS_OF)
+    fit = ModelFit.objects.get()
+    # Two buyers: too few distinct values for quintiles in every dimension.
+    assert {name: row["method"] for name, row in fit.rfm_scoring.items()} == {
+        "recency": "fixed",
+        "frequency": "fixed",
+        "monetary": "fixed",
+    }
 
 
 @pytest.mark.parametrize(

@@ -160,7 +160,8 @@ def test_saved_thresholds_are_honoured_by_the_next_refresh(settings, clients):
         (181, 1),
         (400, 1),
     ]
-    # Frequency was left empty: quintiles, and every buyer has one order, so all score 1.
+    # Frequency was left empty: one distinct value is too few for quintiles, so the fixed cut
+    # points (2, 3, 4, 6 orders) apply and every one-order buyer scores 1.
     assert {scores[c.pk].f_score for c in customers} == {1}
     # Monetary: 100 reaches none of the cut points.
     assert {scores[c.pk].m_score for c in customers} == {1}

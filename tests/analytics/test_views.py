@@ -4,6 +4,7 @@ sorted by importance with keyset pages, the RFM grid, the VIP mark on the edit f
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from clientbase.accounts.services import apitoken_create
 from clientbase.analytics.choices import Importance, RfmSegment
-from clientbase.analytics.models import CustomerScore
+from clientbase.analytics.models import CustomerScore, ModelFit
 from clientbase.customers.models import Customer
 from clientbase.orders.models import Order
 from clientbase.orders.services import OrderInput, order_upsert
@@ -173,6 +174,40 @@ def test_rfm_grid_page(client_for, users_by_role):
     assert {code: n for code, _, n in grid.segments}["champions"] == 3
     assert "?r=5&amp;f=5" in response.content.decode()
     assert client_for(users_by_role["operator"]).get("/analytics/rfm/").status_code == 403
+
+
+def test_rfm_grid_says_how_each_dimension_was_cut(client_for, users_by_role):
+    client = client_for(users_by_role["analyst"])
+    assert "rfm-scoring" not in client.get("/analytics/rfm/").content.decode()
+    ModelFit.objects.create(
+        as_of=AS_OF,
+        customers=3,
+        rfm_scoring={
+            "recency": {"method": "quintiles", "cut_points": [12, 45, 120, 300]},
+            "frequency": {"method": "fixed", "cut_points": [2, 3, 4, 6]},
+            "monetary": {"method": "shop", "cut_points": [1000, 5000, 10000, 50000.5]},
+        },
+    )
+    html = client.get("/analytics/rfm/").content.decode().replace("\xa0", " ")
+    rows = re.findall(
+        r'<tr class="rfm-scoring-(\w+)">\s*<th[^>]*>([^<]*)</th>\s*<td>(.*?)</td>', html, re.S
+    )
+    assert [(method, label) for method, label, _cell in rows] == [
+        ("quintiles", "Давность R, дней с последней покупки"),
+        ("fixed", "Частота F, доставленных заказов"),
+        ("shop", "Деньги M, выручка"),
+    ]
+    cells = [re.sub(r"<[^>]+>", "|", cell).replace("||", "|") for _m, _l, cell in rows]
+    assert [cell.split("|")[0] for cell in cells] == [
+        "квинтили клиентов с покупками, равные значения в одной группе",
+        "фиксированные границы: у клиентов с покупками меньше пяти разных значений",
+        "границы магазина (настройки оценок)",
+    ]
+    assert [re.sub(r"[|]+", "", cell.split("|", 1)[1]) for cell in cells] == [
+        "Границы: 12; 45; 120; 300",
+        "Границы: 2; 3; 4; 6",
+        "Границы: 1 000; 5 000; 10 000; 50 000,50",
+    ]
 
 
 def test_vip_checkbox_on_the_edit_form(client_for, operator_user):

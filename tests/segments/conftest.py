@@ -12,8 +12,8 @@ from django.utils import timezone, translation
 from clientbase.accounts.choices import Role
 from clientbase.analytics.models import CustomerScore
 from clientbase.customers.choices import CustomFieldType
-from clientbase.customers.models import Consent, Customer, CustomFieldDefinition
-from clientbase.orders.models import CustomerStats
+from clientbase.customers.models import Address, Consent, Customer, CustomFieldDefinition
+from clientbase.orders.models import CustomerCategory, CustomerStats
 from tests import factories
 
 TODAY = dt.date(2026, 3, 15)
@@ -35,9 +35,15 @@ def people(db: Any) -> dict[str, Customer]:
     ]:
         CustomFieldDefinition.objects.create(key=key, label=key, field_type=kind)
     a = factories.make_customer(
-        last_name="A", phones=["+79160000001"], emails=["a@example.com"], tags=["Скидки"]
+        last_name="A",
+        phones=["+79160000001"],
+        emails=["a@example.com"],
+        tags=["Скидки"],
+        interests=["Спорт", "Кулинария"],
     )
-    b = factories.make_customer(last_name="B", phones=["+79160000002"], tags=["VIP"])
+    b = factories.make_customer(
+        last_name="B", phones=["+79160000002"], tags=["VIP"], interests=["спорт "]
+    )
     c = factories.make_customer(last_name="C", phones=[])
     Customer.objects.filter(pk=a.pk).update(
         kind="person",
@@ -76,6 +82,18 @@ def people(db: Any) -> dict[str, Customer]:
         custom_fields={},
     )
     Consent.objects.create(customer=a, channel="email", state="granted")
+    # Regions of the default addresses; b's other address is not the customer's region.
+    Address.objects.create(
+        customer=a, city="Москва", region="Московская область", line="1", is_default=True
+    )
+    Address.objects.create(
+        customer=b, city="Казань", region="Республика Татарстан", line="2", is_default=True
+    )
+    Address.objects.create(customer=b, city="Химки", region="Московская область", line="3")
+    # What they bought, as the stats refresh keeps it (tests/orders/test_stats_writers.py).
+    CustomerCategory.objects.bulk_create(
+        [CustomerCategory(customer=a, key="сад"), CustomerCategory(customer=b, key="кухня")]
+    )
     Consent.objects.create(customer=b, channel="sms", state="withdrawn")
     CustomerStats.objects.update_or_create(
         customer=a,

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clientbase.customers.models import Customer
+from clientbase.customers.services import CustomerInput, customer_update
 from clientbase.segments.language import (
     FIELDS,
     And,
@@ -24,6 +25,7 @@ from clientbase.segments.language import (
     describe,
     parse,
 )
+from clientbase.segments.selectors import segment_count
 from tests import factories
 from tests.segments.conftest import TODAY
 
@@ -81,6 +83,19 @@ CASES = [
     ('tag in ("Скидки", "VIP")', "AB"),
     ('тег not in ("VIP")', "AC"),
     ('tag = "нет такого"', ""),
+    ('interest = "спорт"', "AB"),
+    ('interest = "КУЛИНАРИЯ"', "A"),
+    ('интерес != "Спорт"', "C"),
+    ('interest in ("кулинария", "нет такого")', "A"),
+    ('category = "Кухня"', "B"),
+    ('category in ("Сад", "кухня")', "AB"),
+    ('категория != "Сад"', "BC"),
+    ('region = "Московская область"', "A"),
+    ('регион in ("Республика Татарстан")', "B"),
+    ('region != "Московская область"', "BC"),
+    ('city = "Москва" and interest = "спорт"', "A"),
+    ('kind = company and (category = "кухня" or vip)', "B"),
+    ('kind = person and not (region = "Московская область" or interest = "спорт")', "C"),
     ("has_email = true", "A"),
     ("has_email", "A"),
     ("has_phone = false", "C"),
@@ -407,7 +422,7 @@ def test_the_examples_of_the_reference_compile(db):
     section = text.split("## Examples", 1)[1].split("##", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     queries = [cell.strip().strip("`") for row in rows for cell in row.strip("|").split("|")]
-    assert len(queries) == 14
+    assert len(queries) == 18
     for query in queries:
         compile_query(query, today=TODAY)
 
@@ -466,3 +481,36 @@ def test_an_or_of_indexed_sets_inside_an_and_matches_exactly(db):
     # The OR became `pk IN (…) OR pk IN (…)`: no probe of the tag per customer.
     sql = str(Customer.objects.filter(compile_query(cases[0][0], today=TODAY)).query)
     assert "EXISTS" not in sql.upper()
+
+
+def test_interests_follow_the_card(db):
+    """Editing a card's interests (form, API: customer_update) moves it between segments."""
+    customer = factories.make_customer(interests=["Рыбалка", "Ёлки"])
+
+    def matching(query: str) -> set[int]:
+        return set(Customer.objects.filter(compile_query(query)).values_list("pk", flat=True))
+
+    assert matching('interest = "рыбалка"') == matching('interest = "елки"') == {customer.pk}
+    customer_update(
+        actor=None,
+        customer_id=customer.pk,
+        expected_version=customer.version,
+        data=CustomerInput(fields={"interests": ["Йога"]}),
+    )
+    assert matching('interest in ("рыбалка", "ёлки")') == set()
+    assert matching('interest = "Йога"') == {customer.pk}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'interest = "спорт"',
+        'interest in ("Кулинария", "спорт", "нет такого")',
+        'category = "КУХНЯ"',
+        'region in ("Московская область", "Республика Татарстан")',
+        'region = "нет такого"',
+    ],
+)
+def test_counting_a_set_field_alone_counts_its_rows(people, query):
+    """segment_count reads interest, category and region rows alone: the same numbers."""
+    assert segment_count(query) == len(names(query))

@@ -60,6 +60,8 @@ class ModelFit(models.Model):
     # {"bgnbd": {"r":…, "alpha":…, "a":…, "b":…, "time_unit": "day"} | {"error": "…"}, …}
     models_json = models.JSONField(_("models"), default=dict)
     rfm_sizes = models.JSONField(_("RFM segment sizes"), default=dict)
+    # {"recency": {"method": "quintiles" | "fixed" | "shop", "cut_points": [4 numbers]}, …}
+    rfm_scoring = models.JSONField(_("RFM cut points"), default=dict)
 
     class Meta:
         verbose_name = _("analytics refresh")

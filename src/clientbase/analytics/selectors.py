@@ -22,10 +22,33 @@ class RfmCell:
 
 
 @dataclass
+class RfmDimensionScoring:
+    """How one dimension was cut into scores in the last refresh, for the grid page."""
+
+    label: str
+    method: str  # "quintiles", "fixed" or "shop"
+    method_label: str
+    cut_points: list[int | float]
+
+
+RFM_DIMENSION_LABELS = {
+    "recency": _("Recency R, days since the last purchase"),
+    "frequency": _("Frequency F, delivered orders"),
+    "monetary": _("Monetary M, revenue"),
+}
+RFM_METHOD_LABELS = {
+    "quintiles": _("quintiles of the buyers, equal values kept together"),
+    "fixed": _("fixed cut points: fewer than five distinct values among the buyers"),
+    "shop": _("the shop's cut points (scoring settings)"),
+}
+
+
+@dataclass
 class RfmGrid:
     rows: list[list[RfmCell]] = field(default_factory=list)  # R from 5 down to 1, F from 1 to 5
     segments: list[tuple[str, str, int]] = field(default_factory=list)  # (code, label, size)
     last_fit: ModelFit | None = None
+    scoring: list[RfmDimensionScoring] = field(default_factory=list)  # R, F, M
 
 
 def rfm_grid() -> RfmGrid:
@@ -56,6 +79,20 @@ def rfm_grid() -> RfmGrid:
     )
     grid.segments = [(code, str(label), sizes.get(code, 0)) for code, label in RfmSegment.choices]
     grid.last_fit = ModelFit.objects.order_by("-at", "-pk").first()
+    # Refreshes recorded before the cut points were kept have none to show.
+    recorded = grid.last_fit.rfm_scoring if grid.last_fit else {}
+    for name, label in RFM_DIMENSION_LABELS.items():
+        row = recorded.get(name) if isinstance(recorded, dict) else None
+        if not isinstance(row, dict) or row.get("method") not in RFM_METHOD_LABELS:
+            continue
+        grid.scoring.append(
+            RfmDimensionScoring(
+                label=str(label),
+                method=row["method"],
+                method_label=str(RFM_METHOD_LABELS[row["method"]]),
+                cut_points=list(row.get("cut_points") or []),
+            )
+        )
     return grid
 
 

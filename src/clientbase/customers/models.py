@@ -260,9 +260,35 @@ class Address(models.Model):
                 fields=["customer"], condition=Q(is_default=True), name="address_one_default"
             )
         ]
+        # Segments: "region = X" reads the customers of a region from this index alone.
+        indexes = [
+            models.Index(fields=["region", "is_default", "customer"], name="address_region_idx")
+        ]
 
     def __str__(self) -> str:
         return ", ".join(p for p in (self.postal_code, self.region, self.city, self.line) if p)
+
+
+class CustomerInterest(models.Model):
+    """One of a customer's interests (Customer.interests) in its search form, for segments.
+
+    Segments find customers by interest through the (key, customer) index on both databases;
+    SQLite has no index over JSON array elements. customers.services keeps these rows in step
+    with Customer.interests (the demo writes them alongside).
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interest_keys")
+    key = models.CharField(max_length=200)
+
+    class Meta:
+        verbose_name = _("interest")
+        verbose_name_plural = _("interests")
+        constraints = [
+            models.UniqueConstraint(fields=["key", "customer"], name="interest_unique_per_customer")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class Consent(models.Model):

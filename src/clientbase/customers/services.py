@@ -43,6 +43,7 @@ from clientbase.customers.models import (
     Consent,
     Customer,
     CustomerEmail,
+    CustomerInterest,
     CustomerPhone,
     CustomFieldDefinition,
     Tag,
@@ -584,12 +585,32 @@ def customer_validate(*, data: CustomerInput, customer_id: int | None = None) ->
         _checked_input(customer, data, new=False)
 
 
+def interest_keys(interests: Any) -> list[str]:
+    """The search forms of a customer's interests, as CustomerInterest stores them."""
+    values = interests if isinstance(interests, list) else []
+    return sorted({key[:200] for key in (search_key(str(v)) for v in values) if key})
+
+
+def _sync_interests(customer: Customer) -> None:
+    """Keep the customer's CustomerInterest rows (what segments search) equal to the card."""
+    wanted = set(interest_keys(customer.interests))
+    rows = CustomerInterest.objects.filter(customer=customer)
+    current = set(rows.values_list("key", flat=True))
+    if current != wanted:
+        rows.exclude(key__in=wanted).delete()
+        CustomerInterest.objects.bulk_create(
+            [CustomerInterest(customer=customer, key=key) for key in sorted(wanted - current)]
+        )
+
+
 def _write_related(
     customer: Customer,
     data: CustomerInput,
     phones: list[PhoneInput] | None,
     emails: list[EmailInput] | None,
 ) -> None:
+    if "interests" in data.fields:
+        _sync_interests(customer)
     if phones is not None:
         _sync_phones(customer, phones)
     if emails is not None:

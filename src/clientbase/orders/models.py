@@ -196,6 +196,30 @@ class CustomerStats(models.Model):
         return f"{self.customer_id}: {self.orders_count}"
 
 
+class CustomerCategory(models.Model):
+    """A product category a customer bought (an item of a delivered order), for segments.
+
+    The key is the category in its search form. Kept in step with the orders wherever
+    CustomerStats is (orders.services), so "category = X" is an index range over
+    (key, customer) instead of a join over every order item.
+    """
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="bought_categories"
+    )
+    key = models.CharField(max_length=200)
+
+    class Meta:
+        verbose_name = _("bought category")
+        verbose_name_plural = _("bought categories")
+        constraints = [
+            models.UniqueConstraint(fields=["key", "customer"], name="category_unique_per_customer")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class ManagerCapacity(models.Model):
     """Whether a manager takes new orders automatically, and how many open ones at most."""
 

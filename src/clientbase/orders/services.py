@@ -26,7 +26,7 @@ from clientbase.core.choices import AuditAction
 from clientbase.core.errors import DomainError
 from clientbase.customers.choices import CustomerStatus, SourceChannel, StopListReason, TimelineKind
 from clientbase.customers.models import Customer, CustomerEmail, CustomerPhone, TimelineEvent
-from clientbase.customers.normalize import try_normalize_email, try_normalize_phone
+from clientbase.customers.normalize import search_key, try_normalize_email, try_normalize_phone
 from clientbase.customers.services import (
     CustomerInput,
     EmailInput,
@@ -36,6 +36,7 @@ from clientbase.customers.services import (
 from clientbase.orders.choices import OPEN_STATUSES, OrderSource, OrderStatus, PaymentMethod
 from clientbase.orders.lifecycle import check_transition
 from clientbase.orders.models import (
+    CustomerCategory,
     CustomerStats,
     ManagerCapacity,
     Order,
@@ -170,6 +171,7 @@ def customer_stats_refresh(customer_id: int) -> CustomerStats:
     ).aggregate(at=Max("at"))["at"]
     revenue = Decimal(totals["revenue"]).quantize(CENT)
     average = (revenue / totals["delivered"]).quantize(CENT) if totals["delivered"] else ZERO
+    _categories_sync([customer_id])
     stats, _created = CustomerStats.objects.update_or_create(
         customer_id=customer_id,
         defaults={
@@ -186,6 +188,23 @@ def customer_stats_refresh(customer_id: int) -> CustomerStats:
     return stats
 
 
+# One customer's figures as customer_stats_refresh_many and customer_stats_rebuild compare and
+# write them: first and last order (aware datetimes), orders, delivered orders, revenue and
+# average order value in cents, refused cash-on-delivery parcels, the last refusal.
+StatsRow = tuple[
+    dt.datetime | None, dt.datetime | None, int, int, int, int, int, dt.datetime | None
+]
+NO_ORDERS_ROW: StatsRow = (None, None, 0, 0, 0, 0, 0, None)
+STATS_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class StatsRebuildResult:
+    checked: int  # customers whose statistics were recomputed
+    fixed: int  # statistics rows that differed from the orders and were rewritten
+    categories_fixed: int = 0  # customers whose bought categories differed and were rewritten
+
+
 def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
     """Recompute many customers' statistics at once: the same numbers as customer_stats_refresh.
 
@@ -193,15 +212,82 @@ def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
     dates only for customers with refused parcels, and one upsert per row in an executemany;
     an import refreshes tens of thousands of customers per batch this way. Revenue is summed
     in cents and the average rounded half to even, exactly as the Decimal arithmetic above.
-    The caller holds the customers' locks (or SQLite's write lock). Returns the rows written.
+    Call it inside the transaction that changed the orders: on PostgreSQL it locks the
+    customers first, as order_upsert does (SQLite's write lock serialises writers anyway).
+    Returns the rows written.
     """
     ids = sorted({int(i) for i in customer_ids})
     if not ids:
         return 0
+    _lock_customers(ids)
+    rows = _stats_compute(ids)
+    _stats_write(rows)
+    _categories_sync(ids)
+    return len(rows)
+
+
+def customer_stats_rebuild(*, batch_size: int = 5000) -> StatsRebuildResult:
+    """Recompute every customer's statistics from the orders; rewrite the rows that differ.
+
+    For a base whose statistics drifted (orders written by hand in the database, a restore
+    of an old backup of one table): customers are taken in batches by id, each batch in its
+    own transaction with its customers locked, so the work runs alongside the app. Customers
+    without orders need no row; a row saying otherwise is zeroed. The stop-list proposal
+    date is a record of what happened, not a figure, and is kept. The bought categories
+    (CustomerCategory) are checked and rewritten the same way.
+    """
+    if batch_size < 1:
+        raise ValidationError({"batch_size": _("The batch size must be at least 1.")})
+    checked = fixed = categories_fixed = 0
+    after = 0
+    while True:
+        ids = list(
+            Customer.objects.filter(pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        after = ids[-1]
+        with transaction.atomic():
+            _lock_customers(ids)
+            expected = _stats_compute(ids)
+            current = _stats_current(ids)
+            wrong = {
+                cid: expected.get(cid, NO_ORDERS_ROW)
+                for cid in ids
+                if expected.get(cid, NO_ORDERS_ROW) != current.get(cid, NO_ORDERS_ROW)
+            }
+            _stats_write(wrong)
+            categories_fixed += _categories_sync(ids)
+        checked += len(ids)
+        fixed += len(wrong)
+    return StatsRebuildResult(checked=checked, fixed=fixed, categories_fixed=categories_fixed)
+
+
+def _lock_customers(ids: Sequence[int]) -> None:
+    """On PostgreSQL, lock the customers (in id order) whose statistics are about to change."""
+    if connection.vendor != "postgresql":
+        return
+    for start in range(0, len(ids), STATS_CHUNK):
+        chunk = ids[start : start + STATS_CHUNK]
+        list(
+            Customer.objects.select_for_update()
+            .filter(pk__in=chunk)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def _stats_compute(ids: Sequence[int]) -> dict[int, StatsRow]:
+    """The statistics of the given customers (sorted, unique ids) from their orders.
+
+    Customers without orders who still exist get NO_ORDERS_ROW; unknown ids are left out.
+    """
     orders = Order._meta.db_table
     sqlite = connection.vendor == "sqlite"
     wanted = "(SELECT value FROM json_each(%s))" if sqlite else "(SELECT unnest(%s::bigint[]))"
-    param: Any = json.dumps(ids) if sqlite else ids
+    param: Any = json.dumps(list(ids)) if sqlite else list(ids)
     # SQLite sums money as floating point: rounding the cents recovers the exact amount.
     revenue = (
         "CAST(ROUND(SUM(CASE WHEN status = %s THEN total ELSE 0 END) * 100) AS INTEGER)"
@@ -219,15 +305,10 @@ def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
         cursor.execute(sql, [delivered, delivered, refused, PaymentMethod.COD.value, param])
         totals = {row[0]: row[1:] for row in cursor.fetchall()}
     missing = [i for i in ids if i not in totals]
-    # Customers with no orders left get a zero row, if they still exist.
-    for chunk_start in range(0, len(missing), 2000):
-        chunk = missing[chunk_start : chunk_start + 2000]
-        for cid in Customer.objects.filter(id__in=chunk).values_list("id", flat=True):
-            totals[cid] = (None, None, 0, 0, 0, 0)
     refused_ids = [cid for cid, row in totals.items() if row[5]]
-    last_refused: dict[int, Any] = {}
-    for chunk_start in range(0, len(refused_ids), 2000):
-        chunk = refused_ids[chunk_start : chunk_start + 2000]
+    last_refused: dict[int, dt.datetime] = {}
+    for start in range(0, len(refused_ids), STATS_CHUNK):
+        chunk = refused_ids[start : start + STATS_CHUNK]
         last_refused.update(
             OrderStatusChange.objects.filter(
                 order__customer_id__in=chunk,
@@ -240,28 +321,142 @@ def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
             .annotate(at=Max("at"))
             .values_list("order__customer_id", "at")
         )
+    rows: dict[int, StatsRow] = {}
+    for cid, (first, last, count, delivered_count, revenue_cents, refused_count) in totals.items():
+        cents = int(revenue_cents or 0)
+        rows[cid] = (
+            _aware(first),
+            _aware(last),
+            int(count),
+            int(delivered_count),
+            cents,
+            _half_even(cents, delivered_count) if delivered_count else 0,
+            int(refused_count),
+            last_refused.get(cid),
+        )
+    # Customers with no orders left get a zero row, if they still exist.
+    for start in range(0, len(missing), STATS_CHUNK):
+        chunk = missing[start : start + STATS_CHUNK]
+        for cid in Customer.objects.filter(id__in=chunk).values_list("id", flat=True):
+            rows[cid] = NO_ORDERS_ROW
+    return rows
+
+
+def _stats_current(ids: Sequence[int]) -> dict[int, StatsRow]:
+    """The stored statistics of the given customers, in the shape _stats_compute gives."""
+    rows: dict[int, StatsRow] = {}
+    for start in range(0, len(ids), STATS_CHUNK):
+        chunk = ids[start : start + STATS_CHUNK]
+        for stats in CustomerStats.objects.filter(customer_id__in=chunk).only(
+            "customer_id",
+            "first_order_at",
+            "last_order_at",
+            "orders_count",
+            "delivered_count",
+            "revenue",
+            "average_order_value",
+            "refused_cod_count",
+            "last_refused_at",
+        ):
+            rows[stats.customer_id] = (
+                stats.first_order_at,
+                stats.last_order_at,
+                stats.orders_count,
+                stats.delivered_count,
+                int(Decimal(stats.revenue) * 100),
+                int(Decimal(stats.average_order_value) * 100),
+                stats.refused_cod_count,
+                stats.last_refused_at,
+            )
+    return rows
+
+
+def _categories_sync(ids: Sequence[int]) -> int:
+    """Make the customers' CustomerCategory rows the categories of their delivered orders.
+
+    One read of the wanted (customer, category) pairs through the orders' customer index and
+    the items' order index, one of the stored pairs, then the rows of only the customers whose
+    set differs are replaced (executemany). Returns how many customers changed.
+    """
+    if not ids:
+        return 0
+    sqlite = connection.vendor == "sqlite"
+    wanted_ids = "(SELECT value FROM json_each(%s))" if sqlite else "(SELECT unnest(%s::bigint[]))"
+    param: Any = json.dumps(list(ids)) if sqlite else list(ids)
+    orders, items = Order._meta.db_table, OrderItem._meta.db_table
+    table = CustomerCategory._meta.db_table
+    wanted: dict[int, set[str]] = {}
+    current: dict[int, set[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT DISTINCT o.customer_id, i.category FROM "{orders}" o '  # noqa: S608
+            f'JOIN "{items}" i ON i.order_id = o.id '
+            f"WHERE o.customer_id IN {wanted_ids} AND o.status = %s AND i.category <> ''",
+            [param, OrderStatus.DELIVERED.value],
+        )
+        for customer_id, category in cursor.fetchall():
+            key = category_key(category)
+            if key:
+                wanted.setdefault(customer_id, set()).add(key)
+        cursor.execute(
+            f'SELECT customer_id, key FROM "{table}" WHERE customer_id IN {wanted_ids}',  # noqa: S608
+            [param],
+        )
+        for customer_id, key in cursor.fetchall():
+            current.setdefault(customer_id, set()).add(key)
+        changed = sorted(
+            cid for cid in set(wanted) | set(current) if wanted.get(cid) != current.get(cid)
+        )
+        if not changed:
+            return 0
+        changed_param: Any = json.dumps(changed) if sqlite else changed
+        cursor.execute(
+            f'DELETE FROM "{table}" WHERE customer_id IN {wanted_ids}',  # noqa: S608
+            [changed_param],
+        )
+        cursor.executemany(
+            f'INSERT INTO "{table}" (customer_id, key) VALUES (%s, %s)',  # noqa: S608
+            [(cid, key) for cid in changed for key in sorted(wanted.get(cid, ()))],
+        )
+    return len(changed)
+
+
+def category_key(category: str) -> str:
+    """A product category in the form segments match it: case and ё/е do not matter."""
+    return search_key(category)[:200]
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    """A datetime from a raw cursor: SQLite gives Django's text form in UTC."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _stats_write(rows: dict[int, StatsRow]) -> None:
+    """Upsert statistics rows; the stop-list proposal date of an existing row is kept."""
+    if not rows:
+        return
     adapt = connection.ops.adapt_datetimefield_value
     now = adapt(timezone.now())
-    rows = []
-    for cid, (first, last, count, delivered_count, revenue_cents, refused_count) in sorted(
-        totals.items()
-    ):
-        cents = int(revenue_cents or 0)
-        average = _half_even(cents, delivered_count) if delivered_count else 0
-        rows.append(
-            (
-                cid,
-                first,
-                last,
-                count,
-                delivered_count,
-                _cents_text(cents),
-                _cents_text(average),
-                refused_count,
-                adapt(last_refused[cid]) if cid in last_refused else None,
-                now,
-            )
+    params = [
+        (
+            cid,
+            adapt(first),
+            adapt(last),
+            count,
+            delivered,
+            _cents_text(revenue),
+            _cents_text(average),
+            refused,
+            adapt(last_refused),
+            now,
         )
+        for cid, (first, last, count, delivered, revenue, average, refused, last_refused) in sorted(
+            rows.items()
+        )
+    ]
     columns = (
         "customer_id",
         "first_order_at",
@@ -281,9 +476,8 @@ def customer_stats_refresh_many(customer_ids: Sequence[int]) -> int:
         cursor.executemany(
             f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({marks}) '  # noqa: S608
             f'ON CONFLICT ("customer_id") DO UPDATE SET {updates}',
-            rows,
+            params,
         )
-    return len(rows)
 
 
 def _half_even(numerator: int, denominator: int) -> int:

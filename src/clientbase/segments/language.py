@@ -271,6 +271,10 @@ def _choices(name: str) -> Callable[[], list[tuple[str, str]]]:
 
 
 IMPORTANCE_WORDS = {"low": 1, "normal": 2, "high": 3, "vip": 4}
+# Text fields answered by a table of (value, customer) rows rather than a customer column:
+# tags, interests (CustomerInterest), bought categories (CustomerCategory), the region of the
+# default address. Each compiles to the customer ids an index over (value, customer) gives.
+SET_TYPES = ("tag", "interest", "category", "region")
 
 
 @dataclass(frozen=True)
@@ -319,6 +323,15 @@ FIELDS: tuple[FieldSpec, ...] = (
         ORDERED,
     ),
     _spec("tag", "tag", "", gettext_lazy("Tag"), ("тег", "метка")),
+    _spec("interest", "interest", "", gettext_lazy("Interest"), ("интерес",)),
+    _spec(
+        "category",
+        "category",
+        "",
+        gettext_lazy("Bought category"),
+        ("категория", "bought_category"),
+    ),
+    _spec("region", "region", "", gettext_lazy("Region"), ("регион",)),
     _spec(
         "has_email",
         "has",
@@ -802,7 +815,7 @@ class _Parser:
     def value(self, spec: FieldSpec, op: str) -> Any:
         token = self.token
         kind = spec.type
-        if kind in ("text", "tag"):
+        if kind in ("text", *SET_TYPES):
             if token.kind in (STRING, NUMBER):
                 return self.advance().text
             if token.kind == WORD and token.text not in AND_WORDS | OR_WORDS:
@@ -990,14 +1003,28 @@ def canonical(text: str) -> str:
 
 
 def _drives(node: Node) -> bool:
-    """Whether a condition other than a tag can give the database an index range to start from."""
-    return isinstance(node, Condition) and node.field != "tag"
+    """Whether a condition on the customer row can give the database an index range to start
+    from (the set fields of SET_TYPES are probed per candidate instead)."""
+    return isinstance(node, Condition) and field_type(node.field) not in SET_TYPES
 
 
 # Fields whose "=" / "in" an index on the customer table (or the tag table) answers as a list of
 # customer ids without reading customer rows: see _Compiler.member_ids.
 INDEXED_SETS = frozenset(
-    {"kind", "status", "city", "vip", "manager", "created", "birthday", "birth_month", "tag"}
+    {
+        "kind",
+        "status",
+        "city",
+        "vip",
+        "manager",
+        "created",
+        "birthday",
+        "birth_month",
+        "tag",
+        "interest",
+        "category",
+        "region",
+    }
 )
 
 
@@ -1060,7 +1087,7 @@ class _Compiler:
         self.tag_probe = False  # a tag as the list of its customers
         q = self.condition(node)
         self.tag_probe = saved
-        if node.field == "tag":
+        if node.field in SET_TYPES:
             return q
         return Q(pk__in=Customer.objects.filter(q).values("pk"))
 
@@ -1092,6 +1119,11 @@ class _Compiler:
             if self.tag_probe:
                 return Q(Exists(through.filter(customer_id=OuterRef("pk"))))
             return Q(pk__in=through.values("customer_id"))
+        if kind in ("interest", "category", "region"):
+            rows = set_rows(kind, list(node.values))
+            if self.tag_probe:
+                return Q(Exists(rows.filter(customer_id=OuterRef("pk"))))
+            return Q(pk__in=rows.values("customer_id"))
         if kind == "consent":
             return self.consent(spec.path, set(node.values))
         if kind == "bool":
@@ -1195,6 +1227,21 @@ class _Compiler:
             return Q(**{f"{path}__in": [_json_value(v) for v in node.values]})
         lookup = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}[node.op]
         return Q(**{f"{path}__{lookup}": _json_value(value)})
+
+
+def set_rows(kind: str, values: list[Any]) -> Any:
+    """The (value, customer) rows of an interest, bought category or region condition."""
+    from clientbase.customers.models import Address, CustomerInterest
+    from clientbase.customers.normalize import search_key
+    from clientbase.orders.models import CustomerCategory
+
+    if kind == "region":
+        # The customer's region is the default address's, as the city is.
+        return Address.objects.filter(region__in=[str(v) for v in values], is_default=True)
+    # Stored in their search form: case and ё/е do not matter.
+    keys = sorted({search_key(str(v))[:200] for v in values})
+    model = CustomerInterest if kind == "interest" else CustomerCategory
+    return model.objects.filter(key__in=keys)
 
 
 def _json_value(value: Any) -> Any:

@@ -10,7 +10,7 @@
 
   var fields = [];
   var byName = {};
-  var QUOTED = { text: true, tag: true, manager: true };
+  var QUOTED = { text: true, tag: true, interest: true, category: true, region: true, manager: true };
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);

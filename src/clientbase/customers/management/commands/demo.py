@@ -2,9 +2,10 @@
 
 Rows are written in batches with executemany (see FastRows), never one query per row.
 Derived columns are filled by customers.services.customer_derive() and from the related
-rows, exactly as the services would. Each demo customer gets one "created" timeline event;
-no audit rows are written for demo data (it is not a staff action), and demo staff
-passwords are never shown.
+rows, exactly as the services would; each batch of orders refreshes its customers' statistics
+(orders.services.customer_stats_refresh_many) in the batch's transaction. Each demo customer
+gets one "created" timeline event; no audit rows are written for demo data (it is not a staff
+action), and demo staff passwords are never shown.
 """
 
 from __future__ import annotations
@@ -46,14 +47,16 @@ from clientbase.customers.models import (
     Consent,
     Customer,
     CustomerEmail,
+    CustomerInterest,
     CustomerPhone,
     Tag,
     TimelineEvent,
 )
 from clientbase.customers.normalize import validate_bank_account
-from clientbase.customers.services import customer_derive
+from clientbase.customers.services import customer_derive, interest_keys
 from clientbase.orders.choices import OrderSource, OrderStatus, PaymentMethod
 from clientbase.orders.models import Order, OrderItem, OrderStatusChange, local_day
+from clientbase.orders.services import customer_stats_refresh_many
 
 T = TypeVar("T")
 M = TypeVar("M", bound=models.Model)
@@ -343,6 +346,7 @@ class DemoGenerator:
         self.consent_rows = FastRows(Consent)
         self.tag_rows = FastRows(self.through)
         self.timeline_rows = FastRows(TimelineEvent)
+        self.interest_rows = FastRows(CustomerInterest)
         self.order_rows = FastRows(Order)
         self.item_rows = FastRows(OrderItem)
         self.history_rows = FastRows(OrderStatusChange)
@@ -550,8 +554,12 @@ class DemoGenerator:
         with transaction.atomic():
             self.customer_rows.insert(customers)
             phones, emails, addresses, consents, tag_rows, timeline = [], [], [], [], [], []
+            interests = []
             for customer, extra in zip(customers, per_customer, strict=True):
                 cid = customer.pk
+                interests.extend(
+                    {"customer_id": cid, "key": key} for key in interest_keys(customer.interests)
+                )
                 for number, kind, primary in extra["phones"]:
                     phones.append(
                         {"customer_id": cid, "number": number, "kind": kind, "is_primary": primary}
@@ -603,6 +611,7 @@ class DemoGenerator:
             self.consent_rows.insert_values(consents)
             self.tag_rows.insert_values(tag_rows)
             self.timeline_rows.insert_values(timeline)
+            self.interest_rows.insert_values(interests)
         counts.phones, counts.emails, counts.addresses = len(phones), len(emails), len(addresses)
         counts.consents, counts.tags, counts.timeline = len(consents), len(tag_rows), len(timeline)
         return counts
@@ -769,6 +778,9 @@ class DemoGenerator:
                 )
             self.item_rows.insert_values(items)
             self.history_rows.insert_values(history)
+            # In the same transaction, as every writer of orders does: the card, the caller
+            # page, segments and exports read these rows (SQLite holds the write lock).
+            customer_stats_refresh_many([order["customer_id"] for order in orders])
         return Counts(orders=len(orders), items=len(items), history=len(history))
 
 
