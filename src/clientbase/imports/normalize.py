@@ -211,10 +211,10 @@ def _one_value(
 def _unneutralised(column: pl.Series) -> pl.Series:
     """'=x -> =x: the apostrophe exports (ours among them) put before a cell a spreadsheet
     would run as a formula is not part of the value, so an exported file imports back
-    unchanged. Only one apostrophe, and only before = + - @."""
+    unchanged. Only one apostrophe, and only before = + - @ tab and carriage return."""
     if not column.str.starts_with("'").any():
         return column
-    return column.str.replace(r"^'([=+\-@])", "$1")
+    return column.str.replace(r"^'([=+\-@\t\r])", "$1")
 
 
 def _collapsed(column: pl.Series) -> pl.Series:
