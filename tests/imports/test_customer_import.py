@@ -133,7 +133,9 @@ def test_duplicates_inside_the_file_become_one_customer_with_all_contacts(tmp_pa
 
 
 def test_existing_customers_are_updated_and_undo_restores_them(tmp_path: Path) -> None:
-    existing = make_customer(phones=["+79161234567"], city="Москва", last_name="Старов")
+    existing = make_customer(
+        phones=["+79161234567"], city="Москва", last_name="Новиков", first_name=""
+    )
     path = write(
         tmp_path,
         HEADER + "Новиков Иван;89161234567;new@mail.ru;01.02.1980;Казань;vip\n",
@@ -141,21 +143,22 @@ def test_existing_customers_are_updated_and_undo_restores_them(tmp_path: Path) -
     job = import_file(actor=None, kind="customers", path=path)
     assert counts(job) == (0, 1, 0, 0)
     existing.refresh_from_db()
-    assert existing.last_name == "Новиков"
+    assert (existing.last_name, existing.first_name) == ("Новиков", "Иван")
     assert existing.birthday == dt.date(1980, 2, 1)
     assert existing.primary_email == "new@mail.ru"
     assert existing.version == 2
     change = ImportChange.objects.get(job=job)
     assert change.object_id == existing.pk
-    assert change.before["fields"]["last_name"] == "Старов"
-    assert job.report["examples"]["updated"][0]["changes"]["last_name"] == "Новиков"
+    assert change.before["fields"]["first_name"] == ""
+    assert job.report["examples"]["updated"][0]["changes"]["first_name"] == "Иван"
 
     job = import_job_undo(actor=None, job_id=job.pk)
     assert job.status == ImportStatus.UNDONE
     assert job.undo_report["restored"] == 1 and job.undo_report["conflicts"] == 0
     existing.refresh_from_db()
-    assert existing.last_name == "Старов"
+    assert (existing.last_name, existing.first_name) == ("Новиков", "")
     assert existing.birthday is None
+    assert (existing.birth_month, existing.birth_day) == (None, None)
     assert existing.primary_email == ""
     assert not CustomerEmail.objects.filter(customer=existing).exists()
     assert list(existing.tags.all()) == []
@@ -192,11 +195,11 @@ def test_undo_removes_created_customers_but_keeps_later_work(tmp_path: Path) -> 
 
 def test_modes_create_only_and_update_only(tmp_path: Path) -> None:
     existing = make_customer(phones=["+79161234567"], last_name="Старов")
-    text = HEADER + "Новиков Иван;89161234567;;;;\nНовый Клиент;+79035550000;;;;\n"
+    text = HEADER + "Старов Иван;89161234567;ivan@mail.ru;;;\nНовый Клиент;+79035550000;;;;\n"
     created = import_file(actor=None, kind="customers", path=write(tmp_path, text), mode="create")
     assert counts(created) == (1, 0, 1, 0)
     existing.refresh_from_db()
-    assert existing.last_name == "Старов"
+    assert existing.primary_email == ""
     Customer.objects.filter(primary_phone="+79035550000").delete()
     updated = import_file(actor=None, kind="customers", path=write(tmp_path, text), mode="update")
     assert counts(updated) == (0, 1, 0, 1)
@@ -207,50 +210,61 @@ def test_modes_create_only_and_update_only(tmp_path: Path) -> None:
 def test_match_priority_decides_between_two_customers(tmp_path: Path) -> None:
     by_phone = make_customer(phones=["+79161234567"], last_name="Телефонов")
     by_email = make_customer(phones=[], emails=["a@b.ru"], last_name="Почтов")
-    text = HEADER + "Новиков Иван;89161234567;a@b.ru;;;\n"
+    text = HEADER + "Иван;89161234567;a@b.ru;24.08.1990;;\n"
     job = import_file(
         actor=None, kind="customers", path=write(tmp_path, text), match_by=["phone", "email"]
     )
     assert counts(job) == (0, 1, 0, 0)
     by_phone.refresh_from_db()
     by_email.refresh_from_db()
-    assert by_phone.last_name == "Новиков" and by_email.last_name == "Почтов"
+    assert by_phone.birthday == dt.date(1990, 8, 24) and by_email.birthday is None
 
 
-def test_rejected_rows_are_reported_and_written_to_an_error_file(tmp_path: Path) -> None:
+def test_a_row_loses_only_the_value_it_cannot_read(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         HEADER
-        + "Хороший Клиент;+79160000001;;;;\n"
-        + "Плохой Телефон;12345;;;;\n"
-        + "Плохая Дата;+79160000002;;31.02.1990;;\n"
-        + ";;;;Москва;\n",
+        + "Хорошев Пётр;+79160000001;;;;\n"
+        + "Плохов Иван;12345;;;;\n"
+        + "Датова Анна;+79160000002;;31.02.1990;;\n"
+        + ";;;;Москва;\n"
+        + ";12345;;;Москва;\n",
     )
     job = import_file(actor=None, kind="customers", path=path)
-    assert counts(job) == (1, 0, 0, 3)
-    assert job.rows_done == 4
-    rejects = {r["row"]: r for r in job.report["rejects"]}
-    assert set(rejects) == {3, 4, 5}
-    assert rejects[3]["column"] == "Моб. телефон" and rejects[3]["value"] == "12345"
-    assert rejects[4]["column"] == "Дата рождения"
+    # Only the rows with nothing to identify a person are rejected.
+    assert counts(job) == (3, 0, 0, 2)
+    assert (job.rows_done, job.rows_warned) == (5, 2)
+    warnings = {w["row"]: (w["column"], w["value"]) for w in job.report["warnings"]}
+    assert warnings == {3: ("Моб. телефон", "12345"), 4: ("Дата рождения", "31.02.1990")}
+    rejects = {r["row"]: (r["column"], r["value"]) for r in job.report["rejects"]}
+    # The last row's only identity was the unreadable phone: its reason says so.
+    assert rejects == {5: ("", ""), 6: ("Моб. телефон", "12345")}
+    phone = Customer.objects.get(last_name="Плохов")
+    assert (phone.first_name, phone.primary_phone) == ("Иван", "")
+    date = Customer.objects.get(last_name="Датова")
+    assert (date.primary_phone, date.birthday, date.birth_month) == ("+79160000002", None, None)
+    # The error file holds the rejected rows and the warned ones, each with what went wrong.
     error_file = Path(settings.DATA_DIR) / job.error_file
     lines = error_file.read_bytes().decode("cp1251").splitlines()
     assert lines[0].startswith("ФИО;Моб. телефон;Почта;Дата рождения;Город;Теги;")
-    assert lines[1].startswith("Плохой Телефон;12345;")
+    assert [line.split(";")[:5] for line in lines[1:]] == [
+        ["Плохов Иван", "12345", "", "", ""],
+        ["Датова Анна", "'+79160000002", "", "31.02.1990", ""],
+        ["", "", "", "", "Москва"],
+        ["", "12345", "", "", "Москва"],
+    ]
     assert "Моб. телефон" in lines[1].split(";")[-1]
-    assert len(lines) == 4
-    # Nothing of a rejected row was written.
-    assert Customer.objects.count() == 1
+    assert "Дата рождения" in lines[2].split(";")[-1]
 
 
 def test_a_dry_run_writes_nothing_and_predicts_the_real_run(tmp_path: Path, settings: Any) -> None:
     settings.IMPORT_BATCH_ROWS = 2  # duplicates across batches must be predicted too
-    existing = make_customer(phones=["+79161234567"], last_name="Старов")
+    existing = make_customer(phones=["+79161234567"], last_name="Новиков", first_name="")
     text = (
         HEADER
         + "Новиков Иван;89161234567;;;;\n"
         + "Новый Клиент;+79035550000;;;;\n"
-        + "Плохой;123;;;;\n"
+        + ";123;;;;\n"
         + "Новый Клиент;8 903 555 00 00;x@y.ru;;;\n"
     )
     preview = import_file(actor=None, kind="customers", path=write(tmp_path, text), dry_run=True)
@@ -276,8 +290,8 @@ def test_an_interrupted_import_resumes_without_duplicates_or_gaps(
     tmp_path: Path, settings: Any
 ) -> None:
     settings.IMPORT_BATCH_ROWS = 3
-    lines = [f"Клиент{i} Тестовый;+7916{i:07d};c{i}@mail.ru;;;\n" for i in range(10)]
-    lines.insert(4, "Плохой;123;;;;\n")
+    lines = [f"Тестов Клиент;+7916{i:07d};c{i}@mail.ru;;;\n" for i in range(10)]
+    lines.insert(4, ";123;;;;\n")
     path = write(tmp_path, HEADER + "".join(lines))
     job = import_job_create(actor=None, kind="customers", source=path, original_name=path.name)
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
@@ -360,7 +374,7 @@ def test_a_resumed_run_keeps_the_first_occurrence_across_the_interruption(
         HEADER
         + "Иванов Иван;+79160000001;;;Москва;\n"
         + "Петров Пётр;+79160000002;;;;\n"
-        + "Иванов Николай;+79160000001;ivan@mail.ru;;Тверь;\n",  # the first row's customer
+        + "Иванов;+79160000001;ivan@mail.ru;;Тверь;\n",  # the first row's customer
     )
     job = import_job_create(actor=None, kind="customers", source=path, original_name=path.name)
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
@@ -394,7 +408,7 @@ def test_a_run_whose_job_another_worker_took_over_writes_nothing(tmp_path: Path)
 
 
 def test_old_import_files_are_deleted_but_the_jobs_stay(tmp_path: Path) -> None:
-    path = write(tmp_path, HEADER + "Клиент Один;+79160000001;;;;\nПлохой;123;;;;\n")
+    path = write(tmp_path, HEADER + "Клиент Один;+79160000001;;;;\n;123;;;;\n")
     done = import_file(actor=None, kind="customers", path=path)
     abandoned = import_job_create(actor=None, kind="customers", source=path, original_name="x.csv")
     running = import_job_create(actor=None, kind="customers", source=path, original_name="y.csv")

@@ -8,11 +8,11 @@ of `customers.normalize`, so forms, the API and imports agree on every value.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -374,9 +374,7 @@ _COLUMN_MAJORITY = 0.8
 def first_names() -> pl.Series:
     """The shipped first-name list (lower case, ё as е)."""
     path = Path(__file__).with_name("data") / "first_names.txt"
-    words = [
-        line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    words = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return pl.Series("first_names", [w for w in words if not w.startswith("#")], dtype=_S)
 
 
@@ -1155,9 +1153,7 @@ _DAY_MONTH = {
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-def _birthdays(
-    columns: list[pl.Series], names: list[str], field: catalogue.TargetField
-) -> _Result:
+def _birthdays(columns: list[pl.Series], names: list[str], field: catalogue.TargetField) -> _Result:
     """Birthdays as dates, with their month and day apart; a day without a year keeps those."""
     dates, months, days = [], [], []
     errors: dict[str, pl.Series] = {}
