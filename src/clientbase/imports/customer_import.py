@@ -1173,19 +1173,28 @@ def _merge(norm: pl.DataFrame) -> pl.DataFrame:
     their phones, e-mails and tags.
     """
     aggs: list[pl.Expr] = [pl.col("__row").first(), pl.col("__customer").first()]
+    lists = []
     for name, dtype in norm.schema.items():
         if name.startswith("__"):
             continue
         if dtype == pl.List(pl.String):
-            aggs.append(
-                pl.col(name)
-                .list.explode(keep_nulls=False, empty_as_null=False)
-                .drop_nulls()
-                .unique(maintain_order=True)
-            )
+            lists.append(name)
         else:
             aggs.append(pl.col(name).drop_nulls().first())
     merged = norm.group_by("__group", maintain_order=True).agg(aggs)
+    for name in lists:
+        # United outside the aggregation: polars 2.1 leaves duplicates in a list made unique
+        # inside group_by (or by list.unique) when the column has null lists, and a customer's
+        # e-mail twice breaks the insert. A frame's unique is exact.
+        united = (
+            norm.select("__group", pl.col(name))
+            .explode(name)
+            .drop_nulls(name)
+            .unique(maintain_order=True)
+            .group_by("__group", maintain_order=True)
+            .agg(pl.col(name))
+        )
+        merged = merged.join(united, on="__group", how="left", maintain_order="left")
     if {"birthday", "birth_month", "birth_day"} <= set(merged.columns):
         # One row's date wins over another's day without a year: the three must agree.
         dated = pl.col("birthday").is_not_null()
