@@ -341,7 +341,14 @@ def test_full_name_order_comes_from_what_the_words_are(
 
 @pytest.mark.parametrize(
     "raw",
-    ["ООО Ромашка", "ООО «Ромашка»", 'ПАО "Газпром"', "ИП Сидоров А. А.", "Ромашка, LLC", "АО Альфа"],
+    [
+        "ООО Ромашка",
+        "ООО «Ромашка»",
+        'ПАО "Газпром"',
+        "ИП Сидоров А. А.",
+        "Ромашка, LLC",
+        "АО Альфа",
+    ],
 )
 def test_a_legal_form_makes_the_full_name_a_company(raw: str) -> None:
     row = run([raw], "full_name", lenient=True).row(0, named=True)
@@ -392,7 +399,9 @@ def test_slash_days_without_a_year_are_day_first_when_the_column_says_so() -> No
 
 def test_lenient_leaves_an_unreadable_value_out_and_warns() -> None:
     out = normalize_batch(
-        frame(["Анна", "Пётр", "Ольга"], ["31.02.1990", "24.08.1990", ""], ["12345", "", "x" * 101]),
+        frame(
+            ["Анна", "Пётр", "Ольга"], ["31.02.1990", "24.08.1990", ""], ["12345", "", "x" * 101]
+        ),
         {"c0": "first_name", "c1": "birthday", "c2": "city"},
         "customers",
         headers={"c0": "Имя", "c1": "ДР", "c2": "Город"},

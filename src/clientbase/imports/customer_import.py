@@ -315,23 +315,18 @@ def resolve_frame(
 def name_keys(first: pl.Expr, last: pl.Expr, kind: pl.Expr) -> list[pl.Expr]:
     """A first name, a family name and a kind in the form `names_agree` compares.
 
-    Lower case with ё as е; a family name without its male or female ending (Лебедев and
-    Лебедева, Толстой and Толстая, Kowalsky and Kowalskaya compare equal).
+    Lower case with ё as е. A family name keeps its male or female ending: Лебедев and
+    Лебедева are one family, so their shared phone does not make them one customer, and the
+    ending itself tells a man from a woman, so they are never merged either.
     """
 
     def folded(text: pl.Expr) -> pl.Expr:
         value = text.str.to_lowercase().str.replace_all("ё", "е").str.strip_chars()
         return pl.when(value != "").then(value)
 
-    stem = (
-        folded(last)
-        .str.replace(r"(ов|ев|ин|ын)а$", "$1")
-        .str.replace(r"(ov|ev|in|yn)a$", "$1")
-        .str.replace(r"(?:ий|ой|ый|ая|ski|sky|skiy|skaya|skaia)$", "")
-    )
     return [
         folded(first).alias("__first"),
-        stem.alias("__last"),
+        folded(last).alias("__last"),
         folded(kind).alias("__kind"),
     ]
 
@@ -507,7 +502,11 @@ def key_frame(norm: pl.DataFrame, match_by: Sequence[str]) -> pl.DataFrame:
             & text("first_name").is_null()
         ).then(pl.lit(CustomerKind.COMPANY.value)),
     )
-    person = norm.select(name_keys(text("first_name"), text("last_name"), kind))
+    # (With no name column the keys are literals: the row index gives them the batch's length.)
+    person = norm.select(
+        pl.int_range(pl.len()).alias("__position"),
+        *name_keys(text("first_name"), text("last_name"), kind),
+    ).drop("__position")
     return pl.concat(
         [frame.with_columns(pl.Series("name", names, dtype=pl.String)), person],
         how="horizontal",
@@ -1430,6 +1429,8 @@ def _plan(record: dict[str, Any], state: dict[str, Any], *, fill_only: bool) -> 
         value = record.get(name)
         if value is None or value == state[name]:
             continue
+        if name in PERSON_NAMES and _says_the_same(value, state[name]):
+            continue  # "Петр" for "Пётр", "П." for "Пётр": no reason to overwrite
         if fill_only and state[name] not in (None, "", False):
             continue
         fields[name] = value
@@ -1473,6 +1474,18 @@ def _plan(record: dict[str, Any], state: dict[str, Any], *, fill_only: bool) -> 
         "address": address,
         "consents": consents,
     }
+
+
+PERSON_NAMES = ("last_name", "first_name", "middle_name")
+
+
+def _says_the_same(new: str, stored: str | None) -> bool:
+    """A name from the file that adds nothing to the stored one: the same up to case and ё,
+    or its initial."""
+    if not stored:
+        return False
+    a, b = (v.casefold().replace("ё", "е") for v in (new, stored))
+    return a == b or (re.fullmatch(r"\w\.?", a) is not None and b.startswith(a[0]))
 
 
 def _shown(plan: dict[str, Any]) -> dict[str, Any]:
