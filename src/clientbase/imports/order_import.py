@@ -1101,4 +1101,3 @@ def _restored(name: str, value: Any) -> Any:
     if name in MONEY:
         return Decimal(value)
     return value
-
