@@ -409,6 +409,11 @@ def test_a_workbook_with_several_sheets_offers_the_choice(manager: Client, tmp_p
     )
     job.refresh_from_db()
     assert (job.preview["created"], job.preview["rejected"], job.preview["warned"]) == (2, 0, 1)
+    html = manager.get(f"/imports/{job.pk}/preview/").content.decode()
+    assert re.search(r'data-count="warned">\s*1 more row imported with a warning<', html)
+    table = html[html.index('id="import-warnings"') :]
+    assert '<td class="text-end font-monospace">3</td>' in table and "<code" in table
+    assert f'href="/imports/{job.pk}/errors/?dry_run=1"' in html
     download = manager.get(f"/imports/{job.pk}/errors/?dry_run=1")
     assert download["Content-Type"] == XLSX_TYPE
     assert download["Content-Disposition"].endswith('.xlsx"')
