@@ -137,8 +137,8 @@ def resolve_frame(
     A row matches by the first key kind in `match_by` that finds a customer whose name does
     not contradict the row's (the oldest such customer when several share the key); a row
     with no key at all, by its name and birthday. By external id the match always holds; by a
-    phone or an e-mail, a different first name, a family name that differs beyond its male
-    and female forms, or a company against a person keep them apart (`names_agree`). Rows that
+    phone or an e-mail, a different first name, patronymic or family name, or a company against
+    a person keep them apart (`names_agree`). Rows that
     match nothing are grouped when they share a key and their names agree (duplicates inside
     the file become one new customer); a row sharing a key with a matched row joins that
     row's customer. `pending` holds keys of customers a dry run has "created" in earlier
@@ -147,7 +147,7 @@ def resolve_frame(
 
     `keys` has one row per file row and the columns external_id (String), emails and phones
     (List[String]), name (String: "search name|birthday", only for rows without any other
-    key) and the name keys __first, __last, __kind (`name_keys`). Only rows that share a key
+    key) and the name keys NAME_KEYS (`name_keys`). Only rows that share a key
     with another row, or match the same customer, go through the union-find (`_union`);
     every other row is its own group.
     """
@@ -217,15 +217,10 @@ def resolve_frame(
             stored.update(_stored_name_keys(ids))
             names = pl.DataFrame(
                 [(cid, *key) for cid, key in stored.items()],
-                schema={
-                    "cid": pl.Int64,
-                    "s_first": pl.String,
-                    "s_last": pl.String,
-                    "s_kind": pl.String,
-                },
+                schema={"cid": pl.Int64, **{f"s{k}": pl.String for k in NAME_KEYS}},
                 orient="row",
             )
-            row_names = keys.select("__i", "__first", "__last", "__kind")
+            row_names = keys.select("__i", *NAME_KEYS)
             verdict = (
                 shared.select("__i", "cid")
                 .unique()
@@ -234,9 +229,7 @@ def resolve_frame(
                 .select(
                     "__i",
                     "cid",
-                    names_agree(
-                        ("__first", "__last", "__kind"), ("s_first", "s_last", "s_kind")
-                    ).alias("agree"),
+                    names_agree(NAME_KEYS, [f"s{k}" for k in NAME_KEYS]).alias("agree"),
                 )
             )
             hits_frame = hits_frame.join(verdict, on=["__i", "cid"], how="left").with_columns(
@@ -286,9 +279,9 @@ def resolve_frame(
         ):
             by_row.setdefault(i, []).append(f"{kind}:{value}")
         name_of = {
-            i: (first, last, kind)
-            for i, first, last, kind in keys.filter(pl.col("__i").is_in(subset))
-            .select("__i", "__first", "__last", "__kind")
+            i: tuple(key)
+            for i, *key in keys.filter(pl.col("__i").is_in(subset))
+            .select("__i", *NAME_KEYS)
             .iter_rows()
         }
         sub_matched = [matched[i] for i in subset]
@@ -312,12 +305,17 @@ def resolve_frame(
     return Resolution(matched, groups, conflicts)
 
 
-def name_keys(first: pl.Expr, last: pl.Expr, kind: pl.Expr) -> list[pl.Expr]:
-    """A first name, a family name and a kind in the form `names_agree` compares.
+# The parts of a name that tell people apart, as name_keys gives them.
+NAME_KEYS = ("__first", "__middle", "__last", "__kind")
+
+
+def name_keys(first: pl.Expr, middle: pl.Expr, last: pl.Expr, kind: pl.Expr) -> list[pl.Expr]:
+    """A first name, patronymic, family name and kind in the form `names_agree` compares.
 
     Lower case with ё as е. A family name keeps its male or female ending: Лебедев and
     Лебедева are one family, so their shared phone does not make them one customer, and the
-    ending itself tells a man from a woman, so they are never merged either.
+    ending itself tells a man from a woman, so they are never merged either. A patronymic
+    names the father: Иван Иванович and Иван Петрович are two people.
     """
 
     def folded(text: pl.Expr) -> pl.Expr:
@@ -326,6 +324,7 @@ def name_keys(first: pl.Expr, last: pl.Expr, kind: pl.Expr) -> list[pl.Expr]:
 
     return [
         folded(first).alias("__first"),
+        folded(middle).alias("__middle"),
         folded(last).alias("__last"),
         folded(kind).alias("__kind"),
     ]
@@ -346,11 +345,10 @@ def names_agree(row: Sequence[str], other: Sequence[str]) -> pl.Expr:
             | (initial & (a.str.slice(0, 1) == b.str.slice(0, 1)))
         )
 
-    first, last, kind = (pl.col(c) for c in row)
-    other_first, other_last, other_kind = (pl.col(c) for c in other)
-    return (same(first, other_first) & same(last, other_last) & same(kind, other_kind)).fill_null(
-        True
-    )
+    agree = pl.lit(True)
+    for mine, theirs in zip(row, other, strict=True):
+        agree &= same(pl.col(mine), pl.col(theirs))
+    return agree.fill_null(True)
 
 
 def _agree(a: tuple[str | None, ...], b: tuple[str | None, ...]) -> bool:
@@ -366,15 +364,14 @@ def _agree(a: tuple[str | None, ...], b: tuple[str | None, ...]) -> bool:
 
 def _stored_name_keys(ids: Sequence[int]) -> dict[int, tuple[str | None, ...]]:
     """Name keys of existing customers, one query for the batch."""
-    rows = list(sqlbulk.select_in(Customer, ["id", "first_name", "last_name", "kind"], "id", ids))
+    columns = ["id", "first_name", "middle_name", "last_name", "kind"]
+    rows = list(sqlbulk.select_in(Customer, columns, "id", ids))
     if not rows:
         return {}
     frame = pl.DataFrame(
-        rows,
-        schema={"id": pl.Int64, "first": pl.String, "last": pl.String, "kind": pl.String},
-        orient="row",
-    ).select("id", *name_keys(pl.col("first"), pl.col("last"), pl.col("kind")))
-    return {cid: (first, last, kind) for cid, first, last, kind in frame.iter_rows()}
+        rows, schema={"id": pl.Int64, **{c: pl.String for c in columns[1:]}}, orient="row"
+    ).select("id", *name_keys(*(pl.col(c) for c in columns[1:])))
+    return {cid: tuple(key) for cid, *key in frame.iter_rows()}
 
 
 def customers_sharing(kind: str, values: Sequence[str]) -> list[tuple[str, int]]:
@@ -505,7 +502,7 @@ def key_frame(norm: pl.DataFrame, match_by: Sequence[str]) -> pl.DataFrame:
     # (With no name column the keys are literals: the row index gives them the batch's length.)
     person = norm.select(
         pl.int_range(pl.len()).alias("__position"),
-        *name_keys(text("first_name"), text("last_name"), kind),
+        *name_keys(text("first_name"), text("middle_name"), text("last_name"), kind),
     ).drop("__position")
     return pl.concat(
         [frame.with_columns(pl.Series("name", names, dtype=pl.String)), person],
@@ -668,7 +665,7 @@ class CustomerImport:
                 continue
             pseudo = base - group
             self.pending_rows.setdefault(pseudo, number)
-            name = (row["__first"], row["__last"], row["__kind"])
+            name = tuple(row[k] for k in NAME_KEYS)
             known = self.pending_names.get(pseudo)
             self.pending_names[pseudo] = (
                 tuple(x or y for x, y in zip(known, name, strict=True)) if known else name
