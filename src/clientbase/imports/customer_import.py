@@ -369,7 +369,7 @@ def _stored_name_keys(ids: Sequence[int]) -> dict[int, tuple[str | None, ...]]:
     if not rows:
         return {}
     frame = pl.DataFrame(
-        rows, schema={"id": pl.Int64, **{c: pl.String for c in columns[1:]}}, orient="row"
+        rows, schema={"id": pl.Int64, **dict.fromkeys(columns[1:], pl.String)}, orient="row"
     ).select("id", *name_keys(*(pl.col(c) for c in columns[1:])))
     return {cid: tuple(key) for cid, *key in frame.iter_rows()}
 
