@@ -523,7 +523,7 @@ def test_a_family_phone_keeps_two_people_apart(tmp_path: Path) -> None:
     assert job.report["conflicts"] == 2
     warned = {w["row"]: w for w in job.report["warnings"]}
     assert set(warned) == {2, 4}
-    assert f"#{husband.pk}" in warned[2]["reason"] and "Лебедев Пётр" in warned[2]["reason"]
+    assert f"{husband.pk} «Лебедев Пётр»" in warned[2]["reason"]
     assert warned[2]["value"] == "Лебедева Ирина"
     assert "3" in warned[4]["reason"] and warned[4]["value"] == "Смирнова Анна"
     # A re-import finds each of them again, by phone and name: nothing new, nothing changed.
