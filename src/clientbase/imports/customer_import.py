@@ -230,14 +230,28 @@ def resolve_frame(
                     "__i",
                     "cid",
                     names_agree(NAME_KEYS, [f"s{k}" for k in NAME_KEYS]).alias("agree"),
+                    # Of several customers that agree, the one with most of the name in common
+                    # (the mother and the daughter both "Анна" by phone: the patronymic too).
+                    pl.sum_horizontal(
+                        (pl.col(k) == pl.col(f"s{k}")).fill_null(False) for k in NAME_KEYS
+                    ).alias("same"),
                 )
             )
             hits_frame = hits_frame.join(verdict, on=["__i", "cid"], how="left").with_columns(
-                pl.col("agree").fill_null(True)
+                pl.col("agree").fill_null(True), pl.col("same").fill_null(0)
             )
         else:
-            hits_frame = hits_frame.with_columns(pl.lit(True).alias("agree"))
-        order = ("__i", "priority", "pos", pl.col("cid") < 0, pl.col("cid").abs())
+            hits_frame = hits_frame.with_columns(
+                pl.lit(True).alias("agree"), pl.lit(0, dtype=pl.UInt32).alias("same")
+            )
+        order = (
+            "__i",
+            "priority",
+            "pos",
+            -pl.col("same").cast(pl.Int32),
+            pl.col("cid") < 0,
+            pl.col("cid").abs(),
+        )
         best = (
             hits_frame.filter(pl.col("agree"))
             .sort(*order)
@@ -377,10 +391,8 @@ def _stored_name_keys(ids: Sequence[int]) -> dict[int, tuple[str | None, ...]]:
 def customers_sharing(kind: str, values: Sequence[str]) -> list[tuple[str, int]]:
     """(value, customer id) for every customer holding one of the phones or e-mails."""
     model, column = {"email": (CustomerEmail, "address"), "phone": (CustomerPhone, "number")}[kind]
-    return [
-        (str(value), int(cid))
-        for value, cid in sqlbulk.select_in(model, [column, "customer_id"], column, values)
-    ]
+    # The database's own (str, int) tuples: a million of them are not converted one by one.
+    return list(sqlbulk.select_in(model, [column, "customer_id"], column, values))
 
 
 MATCH_COLUMNS = {"external_id": "external_id", "email": "emails", "phone": "phones"}

@@ -168,30 +168,38 @@ def _warnings(
     headers: dict[str, str],
     height: int,
 ) -> pl.Series:
-    """Per row, the list of (column, value, reason) remarks in file order; null when none."""
-    items: dict[str, pl.Series] = {}
-    exprs: list[pl.Expr] = []
+    """Per row, the list of (column, value, reason) remarks in file order; null when none.
+
+    Built from the few rows that have one (filtered first), then put back in place.
+    """
+    parts: list[pl.DataFrame] = []
     for i, column in enumerate(source_columns):
         for j, remark in enumerate(remarks[column]):
-            if remark.null_count() == len(remark):
+            where = remark.is_not_null().arg_true()
+            if not where.len():
                 continue  # most columns have nothing to say in a batch: they cost nothing
-            items[f"__r{i}_{j}"], items[f"__v{i}"] = remark, raw[column]
-            exprs.append(
-                pl.when(pl.col(f"__r{i}_{j}").is_not_null()).then(
-                    pl.struct(
-                        pl.lit(headers.get(column, column), dtype=_S).alias("column"),
-                        pl.col(f"__v{i}").str.slice(0, MAX_ERROR_VALUE).alias("value"),
-                        pl.col(f"__r{i}_{j}").alias("reason"),
-                    )
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "position": where.cast(pl.UInt32),
+                        "order": pl.Series([i * 100 + j] * where.len(), dtype=pl.Int32),
+                        "column": pl.Series([headers.get(column, column)] * where.len(), dtype=_S),
+                        "value": raw[column].gather(where).str.slice(0, MAX_ERROR_VALUE),
+                        "reason": remark.gather(where).cast(_S),
+                    }
                 )
             )
-    if not exprs:
+    if not parts:
         return _nulls(height, pl.List(WARNING)).alias(WARNINGS)
-    listed = pl.concat_list(exprs).list.drop_nulls()
+    listed = (
+        pl.concat(parts)
+        .sort("position", "order")
+        .group_by("position", maintain_order=True)
+        .agg(pl.struct("column", "value", "reason").alias(WARNINGS))
+    )
     return (
-        pl.DataFrame(items)
-        .select(pl.when(listed.list.len() > 0).then(listed).alias(WARNINGS))
-        .to_series()
+        pl.DataFrame({"position": pl.int_range(0, height, dtype=pl.UInt32, eager=True)})
+        .join(listed, on="position", how="left", maintain_order="left")[WARNINGS]
         .cast(pl.List(WARNING))
     )
 
