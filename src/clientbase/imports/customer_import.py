@@ -503,7 +503,7 @@ def key_frame(norm: pl.DataFrame, match_by: Sequence[str]) -> pl.DataFrame:
         return pl.col(name) if name in norm.columns else pl.lit(None, dtype=pl.String)
 
     # A row with a company name and no person's name is a company, as _customer_frame decides.
-    kind = pl.coalesce(
+    row_kind = pl.coalesce(
         text("kind"),
         pl.when(
             text("company_name").is_not_null()
@@ -514,7 +514,7 @@ def key_frame(norm: pl.DataFrame, match_by: Sequence[str]) -> pl.DataFrame:
     # (With no name column the keys are literals: the row index gives them the batch's length.)
     person = norm.select(
         pl.int_range(pl.len()).alias("__position"),
-        *name_keys(text("first_name"), text("middle_name"), text("last_name"), kind),
+        *name_keys(text("first_name"), text("middle_name"), text("last_name"), row_kind),
     ).drop("__position")
     return pl.concat(
         [frame.with_columns(pl.Series("name", names, dtype=pl.String)), person],

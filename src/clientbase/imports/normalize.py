@@ -471,7 +471,7 @@ def _split_names(column: pl.Series, max_length: int, prefix: str) -> pl.DataFram
     clear = frame.filter(~pl.col("company") & pl.col("own").is_not_null() & (n >= 2))["own"]
     majority: bool | None = None
     if clear.len() >= 3:
-        share = float(clear.cast(pl.Float64).mean() or 0.0)
+        share = clear.cast(pl.Float64).sum() / clear.len()
         if share >= _COLUMN_MAJORITY:
             majority = True
         elif share <= 1 - _COLUMN_MAJORITY:
