@@ -5,8 +5,10 @@
 Generates the file once (var/bench-import/customers-<rows>.csv, cp1251, ";"): full names in
 both orders, phones in many national formats (8 (916)..., +7..., 7916..., 916..., with
 spaces, dashes, dots, quote-prefixed), e-mails with stray case and spaces, birthdays in three
-date forms, cities, tags; about 2 % invalid rows (bad phone, bad e-mail, impossible date, no
-contact at all) and 3 % duplicates of earlier rows (same e-mail or phone, other spelling).
+date forms, cities, tags; about 2 % invalid values (bad phone, bad e-mail, impossible date: the
+row is imported without them, with a warning) or rows with no contact at all (rejected), 3 %
+duplicates of earlier rows (the same person: same e-mail and phone, other spelling, the name
+in either order) and 0.5 % family members sharing an earlier row's phone (new customers).
 Then runs `clientbase import customers FILE --json` in a fresh base with the backup off and
 prints rows/s and the peak memory of the importing process (its maximum resident set).
 A second run of the same file measures "re-import changes nothing".
@@ -45,6 +47,8 @@ LAST = [
     "Ёлкин",
 ]
 FIRST = ["Иван", "Пётр", "Алексей", "Сергей", "Дмитрий", "Андрей", "Михаил", "Николай"]
+WIVES = ["Иванова", "Петрова", "Сидорова", "Кузнецова", "Смирнова", "Попова", "Волкова"]
+WOMEN = ["Ирина", "Марина", "Анна", "Ольга", "Елена", "Татьяна"]
 MIDDLE = ["Иванович", "Петрович", "Сергеевич", "Алексеевич", "Дмитриевич", ""]
 CITIES = ["Москва", "Санкт-Петербург", "Казань", "Новосибирск", "Екатеринбург", "Омск", ""]
 DOMAINS = ["mail.ru", "yandex.ru", "gmail.com", "bk.ru", "list.ru", "inbox.ru"]
@@ -70,7 +74,7 @@ def phone_text(rng: random.Random, number: int) -> str:
 def generate(path: Path, rows: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     header = "ФИО;Моб. телефон;Доп. телефон;Эл. почта;Дата рождения;Город;Теги;Примечание\n"
-    earlier: list[tuple[str, str]] = []
+    earlier: list[tuple[str, str, tuple[str, str, str]]] = []
     with path.open("w", encoding="cp1251", newline="") as out:
         out.write(header)
         for i in range(rows):
@@ -97,9 +101,18 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
             elif roll < 0.02:
                 phone, email, name = "", "", ""
             elif roll < 0.05 and earlier:
-                phone, email = rng.choice(earlier)
+                # The same person again: their contacts, and their name (in either order).
+                phone, email, (last, first, middle) = rng.choice(earlier)
+                name = (
+                    f"{last} {first} {middle}".strip() if rng.random() < 0.5 else f"{first} {last}"
+                )
+            elif roll < 0.055 and earlier:
+                # A family: someone else with the same phone (a separate customer).
+                phone = rng.choice(earlier)[0]
+                email = f"family{i}@{rng.choice(DOMAINS)}"
+                name = f"{rng.choice(WIVES)} {rng.choice(WOMEN)}"
             if i % 50 == 0 and len(earlier) < 20_000:
-                earlier.append((phone, email))
+                earlier.append((phone, email, (last, first, middle)))
             note = "позвонить вечером" if rng.random() < 0.05 else ""
             row = [name, phone, second, email, birthday, rng.choice(CITIES), rng.choice(TAGS), note]
             out.write(";".join(row) + "\n")
@@ -129,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = ROOT / "var" / "bench-import"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"customers-{args.rows}.csv"
+    path = folder / f"customers-v2-{args.rows}.csv"
     if not path.exists():
         started = time.perf_counter()
         generate(path, args.rows)
@@ -149,7 +162,7 @@ def main() -> None:
     )
     print(
         "  created {created:,}, updated {updated:,}, unchanged {unchanged:,}, "
-        "rejected {rejected:,}".format(**result)
+        "rejected {rejected:,}, with a warning {warned}".format(**{"warned": "-", **result})
     )
     again, seconds, peak, cpu = import_once(env, path)
     print(

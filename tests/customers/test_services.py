@@ -1051,3 +1051,33 @@ def test_two_concurrent_updates_from_one_version_one_wins_one_conflicts(audit_pu
     assert (reloaded.first_name, reloaded.version) == (winner_name, 2)
     assert len(audit_rows(customer.pk, AuditAction.UPDATE)) == 1
     assert customer_snapshot(reloaded)["first_name"] == winner_name
+
+
+def test_a_birthday_without_a_year_survives_an_edit_and_a_cleared_date_goes(manager_user):
+    # An import keeps a Mailchimp "08/24" as its month and day only.
+    customer = factories.make_customer(first_name="Анна")
+    Customer.objects.filter(pk=customer.pk).update(birth_month=8, birth_day=24)
+    customer = customer_update(
+        actor=manager_user,
+        customer_id=customer.pk,
+        expected_version=customer.version,
+        data=CustomerInput(fields={"notes": "любит розы"}),
+    )
+    customer.refresh_from_db()
+    assert (customer.birthday, customer.birth_month, customer.birth_day) == (None, 8, 24)
+    # A full date replaces it; clearing that date clears its day and month too.
+    customer = customer_update(
+        actor=manager_user,
+        customer_id=customer.pk,
+        expected_version=customer.version,
+        data=CustomerInput(fields={"birthday": dt.date(1990, 3, 1)}),
+    )
+    assert (customer.birth_month, customer.birth_day) == (3, 1)
+    customer = customer_update(
+        actor=manager_user,
+        customer_id=customer.pk,
+        expected_version=customer.version,
+        data=CustomerInput(fields={"birthday": None}),
+    )
+    customer.refresh_from_db()
+    assert (customer.birthday, customer.birth_month, customer.birth_day) == (None, None, None)

@@ -667,3 +667,11 @@ def test_tag_filter_same_rows_for_common_and_rare_tags(
     tag = Tag.objects.get(name="t")
     response = client_for(operator_user).get("/customers/", {"tag": tag.pk, "sort": "newest"})
     assert [c.pk for c in response.context["page"].rows] == [c.pk for c in reversed(tagged)]
+
+
+def test_the_card_shows_a_birthday_without_a_year(client_for, manager_user, settings):
+    settings.LANGUAGE_CODE = "ru"
+    customer = factories.make_customer()
+    Customer.objects.filter(pk=customer.pk).update(birth_month=8, birth_day=24)
+    body = client_for(manager_user).get(f"/customers/{customer.pk}/").content.decode()
+    assert "24 августа" in body

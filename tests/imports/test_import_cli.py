@@ -19,7 +19,8 @@ FILE = (
     "ФИО;Моб. телефон;Почта;Дата рождения\n"
     "Иванов Иван;8 (916) 123-45-67;Ivan@Mail.RU;24.08.1990\n"
     "Петрова Анна;+7 903 111-22-33;;01.03.1985\n"
-    "Плохой;12345;;\n"
+    "Плохов Пётр;12345;;\n"
+    ";12345;;\n"
 )
 
 
@@ -46,20 +47,22 @@ def test_dry_run_then_import_then_undo_as_json(tmp_path: Path) -> None:
         "Почта": "email",
         "Дата рождения": "birthday",
     }
-    counts = ("rows", "created", "updated", "unchanged", "rejected")
-    assert [preview[k] for k in counts] == [3, 2, 0, 0, 1]
+    counts = ("rows", "created", "updated", "unchanged", "rejected", "warned")
+    # The row with a bad phone but a name is imported without the phone, with a warning.
+    assert [preview[k] for k in counts] == [4, 3, 0, 0, 1, 1]
     assert Path(preview["error_file"]).is_file()
     assert not Customer.objects.exists()
 
     done = run("customers", str(path), "--json")
     assert done["status"] == "done" and done["dry_run"] is False
-    assert [done[k] for k in counts] == [3, 2, 0, 0, 1]
-    assert Customer.objects.count() == 2
+    assert [done[k] for k in counts] == [4, 3, 0, 0, 1, 1]
+    assert Customer.objects.count() == 3
     errors = Path(done["error_file"]).read_bytes().decode("cp1251").splitlines()
-    assert len(errors) == 2 and errors[1].startswith("Плохой;12345;")
+    assert len(errors) == 3
+    assert errors[1].startswith("Плохов Пётр;12345;") and errors[2].startswith(";12345;")
 
     undone = run("undo", str(done["job"]), "--json")
-    assert (undone["status"], undone["removed"], undone["conflicts"]) == ("undone", 2, 0)
+    assert (undone["status"], undone["removed"], undone["conflicts"]) == ("undone", 3, 0)
     assert not Customer.objects.exists()
 
 

@@ -51,7 +51,7 @@ MALFORMED = {
     ),
     # formulas are plain text, never run; a formula in the phone column is not a phone
     "formulas.csv": (
-        'Имя;Телефон\n=HYPERLINK("http://x");+79160000001\nАнна;=1+2\n',
+        'Имя;Телефон\n=HYPERLINK("http://x");+79160000001\n;=1+2\n',
         2,
         1,
     ),

@@ -161,8 +161,7 @@ def test_date_forms(raw: str, date: dt.date) -> None:
     [
         ("31.02.1990", "not a date"),
         ("вчера", "not a date"),
-        ("08/24", "no year"),
-        ("24.08", "no year"),
+        ("30.02", "not a date"),  # the shape of a day without a year, but no day
         ("12", "not a date"),  # too small for an Excel serial
         ("01.01.2999", "a birthday cannot be in the future"),
         ("01.01.1899", "a birthday cannot be before 1900"),
@@ -317,6 +316,122 @@ def test_full_name_split(raw: str, last: str | None, first: str, middle: str | N
     assert (row["last_name"], row["first_name"], row["middle_name"]) == (last, first, middle)
 
 
+@pytest.mark.parametrize(
+    ("raw", "last", "first", "middle"),
+    [
+        # A first name with a family-name ending ("-ина") is still a first name.
+        ("Лебедева Ирина", "Лебедева", "Ирина", None),
+        ("Ирина Лебедева", "Лебедева", "Ирина", None),
+        ("Галкина Марина Олеговна", "Галкина", "Марина", "Олеговна"),
+        ("Полина Сергеевна Ильина", "Ильина", "Полина", "Сергеевна"),
+        ("Ковальчук Ольга", "Ковальчук", "Ольга", None),
+        ("Smith John", "Smith", "John", None),
+        ("Anna Maria Popescu", "Popescu", "Anna", "Maria"),
+        ("Иванов И. И.", "Иванов", "И.И.", None),
+        ("Иванов", "Иванов", None, None),  # one word with a family-name ending
+    ],
+)
+def test_full_name_order_comes_from_what_the_words_are(
+    raw: str, last: str | None, first: str | None, middle: str | None
+) -> None:
+    row = run([raw], "full_name", lenient=True).row(0, named=True)
+    assert (row["last_name"], row["first_name"], row["middle_name"]) == (last, first, middle)
+    assert row["__warnings"] is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "ООО Ромашка",
+        "ООО «Ромашка»",
+        'ПАО "Газпром"',
+        "ИП Сидоров А. А.",
+        "Ромашка, LLC",
+        "АО Альфа",
+    ],
+)
+def test_a_legal_form_makes_the_full_name_a_company(raw: str) -> None:
+    row = run([raw], "full_name", lenient=True).row(0, named=True)
+    assert (row["last_name"], row["first_name"], row["middle_name"]) == (None, None, None)
+    assert (row["company_name"], row["kind"]) == (raw, "company")
+
+
+def test_an_unclear_name_order_is_a_warning_unless_the_column_says() -> None:
+    alone = run(["Ким Ли"], "full_name", lenient=True).row(0, named=True)
+    assert (alone["last_name"], alone["first_name"]) == ("Ким", "Ли")
+    assert alone["__warnings"] == [
+        {
+            "column": "Column",
+            "value": "Ким Ли",
+            "reason": "the order of the words is a guess: last name “Ким”, first name “Ли”",
+        }
+    ]
+    # Most names of this column come first-name first: the unclear one follows them.
+    column = ["Анна Петрова", "Иван Сидоров", "Ольга Жукова", "Пётр Орлов", "Ким Ли"]
+    out = run(column, "full_name", lenient=True)
+    assert out.row(4, named=True)["first_name"] == "Ким"
+    assert out.row(4, named=True)["last_name"] == "Ли"
+    assert out["__warnings"].to_list() == [None] * 5
+
+
+@pytest.mark.parametrize(
+    ("raw", "month", "day"),
+    [
+        ("08/24", 8, 24),  # Mailchimp: month first
+        ("24.08", 8, 24),
+        ("24 августа", 8, 24),
+        ("24 Aug", 8, 24),
+        ("August 24", 8, 24),
+        ("--08-24", 8, 24),
+        ("29.02", 2, 29),
+    ],
+)
+def test_a_birthday_without_a_year_keeps_its_day_and_month(raw: str, month: int, day: int) -> None:
+    row = run([raw], "birthday", lenient=True).row(0, named=True)
+    assert (row["birthday"], row["birth_month"], row["birth_day"]) == (None, month, day)
+    assert (row["__error_reason"], row["__warnings"]) == (None, None)
+
+
+def test_slash_days_without_a_year_are_day_first_when_the_column_says_so() -> None:
+    out = run(["05/06", "24/08"], "birthday", lenient=True)
+    assert out.select("birth_month", "birth_day").rows() == [(6, 5), (8, 24)]
+
+
+def test_lenient_leaves_an_unreadable_value_out_and_warns() -> None:
+    out = normalize_batch(
+        frame(
+            ["Анна", "Пётр", "Ольга"], ["31.02.1990", "24.08.1990", ""], ["12345", "", "x" * 101]
+        ),
+        {"c0": "first_name", "c1": "birthday", "c2": "city"},
+        "customers",
+        headers={"c0": "Имя", "c1": "ДР", "c2": "Город"},
+        region="RU",
+        lenient=True,
+    )
+    assert out["__error_reason"].to_list() == [None, None, None]
+    assert out["birthday"].to_list() == [None, dt.date(1990, 8, 24), None]
+    assert out["city"].to_list() == ["12345", None, None]
+    assert out["__warnings"].to_list() == [
+        [{"column": "ДР", "value": "31.02.1990", "reason": "not a date"}],
+        None,
+        [{"column": "Город", "value": "x" * 100, "reason": "too long (max 100 characters)"}],
+    ]
+
+
+def test_lenient_still_rejects_an_unreadable_external_id() -> None:
+    out = normalize_batch(
+        frame(["x" * 101], ["Анна"]),
+        {"c0": "external_id", "c1": "first_name"},
+        "customers",
+        headers={"c0": "ID"},
+        region="RU",
+        lenient=True,
+    )
+    row = out.row(0, named=True)
+    assert (row["__error_column"], row["__error_reason"]) == ("ID", "too long (max 100 characters)")
+    assert row["external_id"] is None
+
+
 def test_a_name_mapped_on_its_own_wins_over_the_split() -> None:
     out = normalize_batch(
         frame(["Иванов Иван Иванович", "Петров Пётр"], ["Ivanovich", ""]),
@@ -402,6 +517,8 @@ def test_output_schema_and_order() -> None:
             "__row": pl.Int64,
             "external_id": pl.String,
             "birthday": pl.Date,
+            "birth_month": pl.Int16,
+            "birth_day": pl.Int16,
             "phones": pl.List(pl.String),
             "tags": pl.List(pl.String),
             "__error_column": pl.String,

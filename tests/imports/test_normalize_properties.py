@@ -190,7 +190,9 @@ def _render(value: Any) -> str:
 def _again(out: pl.DataFrame, columns: dict[str, str], kind: str) -> pl.DataFrame:
     fine = out.filter(pl.col("__error_reason").is_null())
     rendered: dict[str, list[str]] = {}
-    names = [c for c in fine.columns if not c.startswith("__")]
+    # A birthday's month and day are derived from it: not columns of their own.
+    derived = ("birth_month", "birth_day")
+    names = [c for c in fine.columns if not c.startswith("__") and c not in derived]
     for i, name in enumerate(names):
         rendered[f"c{i}"] = [_render(v) for v in fine[name].to_list()]
     mapping = {f"c{i}": columns.get(name, name) for i, name in enumerate(names)}

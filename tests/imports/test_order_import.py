@@ -558,3 +558,24 @@ def test_customers_are_matched_in_key_order_and_created_once(tmp_path: Path, set
     assert list(known.emails.values_list("address", flat=True)) == ["known@example.com"]
     assert created(job, "created_customer_ranges") == [anna.pk]
     assert stats_of(anna.pk)[:2] == (3, 3)
+
+
+def test_an_order_of_a_company_creates_a_company_customer(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "Номер заказа;Дата;Сумма;Покупатель;Телефон\n"
+        "A-1;2024-05-01;1000;ООО «Ромашка»;+79160000001\n"
+        "A-2;2024-05-02;500;Лебедева Ирина;+79160000002\n",
+        encoding="utf-8",
+    )
+    job = import_file(actor=None, kind="orders", path=path)
+    assert job.rows_rejected == 0
+    firm = Customer.objects.get(primary_phone="+79160000001")
+    assert (firm.kind, firm.company_name, firm.last_name, firm.first_name) == (
+        "company",
+        "ООО «Ромашка»",
+        "",
+        "",
+    )
+    person = Customer.objects.get(primary_phone="+79160000002")
+    assert (person.kind, person.last_name, person.first_name) == ("person", "Лебедева", "Ирина")

@@ -10,6 +10,7 @@ import pytest
 import python_calamine
 import xlsxwriter
 
+from clientbase.imports import normalize
 from clientbase.imports.readers import TableInfo, open_table
 from clientbase.imports.rejects import RejectWriter, reject_suffix
 
@@ -64,7 +65,12 @@ def test_csv_error_file_keeps_encoding_delimiter_and_values(
     assert info.encoding == encoding
     assert info.delimiter == delimiter
     assert info.headers == [*HEADERS, "Ошибка"]
-    assert rows == [[*row, error] for row, error in zip(ROWS, ERRORS, strict=True)]
+    # A cell a spreadsheet would run as a formula gets an apostrophe, as in exports.
+    assert rows == [
+        ["Иван", "79161234567", "'=cmd|' /C calc'!A0", ERRORS[0]],
+        ["Мария", "'+7 (903) 765-43-21", 'многострочный;\n"текст", с запятой', ERRORS[1]],
+        ["Пётр", "", "", ERRORS[2]],
+    ]
 
 
 def test_utf16_error_file_starts_with_a_bom(tmp_path: Path) -> None:
@@ -176,3 +182,15 @@ def test_sheet_names_excel_refuses_are_made_safe(tmp_path: Path) -> None:
 
     workbook = python_calamine.CalamineWorkbook.from_path(str(writer.path))
     assert workbook.sheet_names == ["Лист_ 1_2 _все_ клиенты за 2024"]
+
+
+def test_csv_error_file_neutralises_formulas_and_imports_back_unchanged(tmp_path: Path) -> None:
+    formulas = ['=HYPERLINK("http://evil.example","Жми")', "+cmd|' /C calc'!A0", "-1+2", "@SUM(A1)"]
+    rows = [[value, "", ""] for value in formulas]
+    with RejectWriter(tmp_path / "errors", csv_info("utf-8", ";"), "Ошибка") as writer:
+        writer.write(frame(rows), ["нет телефона"] * len(rows))
+
+    _info, back = read_back(writer.path)
+    assert [row[0] for row in back] == ["'" + value for value in formulas]
+    # The import takes the apostrophe off again: the value is the one the user had.
+    assert normalize._unneutralised(pl.Series([row[0] for row in back])).to_list() == formulas

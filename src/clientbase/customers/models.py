@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -178,6 +180,14 @@ class Customer(TimeStampedModel):
         if self.kind == CustomerKind.COMPANY and self.company_name:
             return self.company_name
         return self.person_name or self.company_name or f"#{self.pk}"
+
+    @property
+    def birthday_without_year(self) -> dt.date | None:
+        """A birthday known by its day and month only, as a date in a leap year (2000) for
+        formatting ("24 августа"); None when the full date is known or nothing is."""
+        if self.birthday or not (self.birth_month and self.birth_day):
+            return None
+        return dt.date(2000, self.birth_month, self.birth_day)
 
     @property
     def is_stoplisted(self) -> bool:

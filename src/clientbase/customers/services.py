@@ -347,16 +347,24 @@ def _validate_card(customer: Customer) -> None:
     customer.clean()
 
 
-def customer_derive(customer: Customer) -> None:
-    """Fill the denormalised columns that lists and search read (name, birthday parts)."""
+def customer_derive(customer: Customer, *, birthday_before: dt.date | None = None) -> None:
+    """Fill the denormalised columns that lists and search read (name, birthday parts).
+
+    A birthday without a year (an import from Mailchimp and the like) has no date, only its
+    month and day: those stay unless a date is set, or the date the card had is cleared
+    (`birthday_before`).
+    """
     customer.search_name = search_key(
         customer.company_name if customer.kind == CustomerKind.COMPANY else "",
         customer.last_name,
         customer.first_name,
         customer.middle_name,
     )[:400]
-    customer.birth_month = customer.birthday.month if customer.birthday else None
-    customer.birth_day = customer.birthday.day if customer.birthday else None
+    if customer.birthday:
+        customer.birth_month = customer.birthday.month
+        customer.birth_day = customer.birthday.day
+    elif birthday_before:
+        customer.birth_month = customer.birth_day = None
 
 
 # ---------------------------------------------------------------- snapshots for audit
@@ -741,8 +749,9 @@ def customer_update(
         if customer.version != expected_version:
             _raise_conflict(customer_id, expected_version)
         before = customer_snapshot(customer)
+        birthday_before = customer.birthday
         phones, emails = _checked_input(customer, data, new=False)
-        customer_derive(customer)
+        customer_derive(customer, birthday_before=birthday_before)
         _write_related(customer, data, phones, emails)
         return _save_change(customer, actor=actor, expected_version=expected_version, before=before)
 

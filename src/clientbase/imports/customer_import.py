@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clientbase.customers.choices import ConsentState, CustomerKind
+from clientbase.customers.choices import ConsentState, CustomerKind, TimelineKind
 from clientbase.customers.models import (
     Address,
     Consent,
@@ -21,11 +23,13 @@ from clientbase.customers.models import (
     CustomerEmail,
     CustomerPhone,
     Tag,
+    TimelineEvent,
 )
 from clientbase.customers.normalize import search_key
 from clientbase.imports import sqlbulk
 from clientbase.imports.choices import ChangeAction, ImportKind, ImportMode
 from clientbase.imports.models import ImportChange, ImportJob
+from clientbase.imports.normalize import WARNINGS
 
 # Card fields a file may set directly, compared with the stored value to find changes.
 SCALAR_FIELDS = (
@@ -37,6 +41,8 @@ SCALAR_FIELDS = (
     "kind",
     "gender",
     "birthday",
+    "birth_month",
+    "birth_day",
     "inn",
     "kpp",
     "ogrn",
@@ -66,6 +72,9 @@ class Outcome:
     unchanged: int = 0
     duplicates: int = 0
     rejects: list[tuple[int, str, str, str]] = field(default_factory=list)  # row, col, value, why
+    # Rows imported all the same: a value left out, or a name kept apart from a shared contact.
+    warnings: list[tuple[int, str, str, str]] = field(default_factory=list)  # row, col, value, why
+    conflicts: int = 0  # rows kept apart from a customer or row they share a contact with
     created_ids: list[int] = field(default_factory=list)
     created_customer_ids: list[int] = field(default_factory=list)
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -98,24 +107,49 @@ def _name_keys(norm: pl.DataFrame) -> list[str | None]:
     return keys
 
 
+@dataclass
+class Resolution:
+    """Where each row of a batch goes: its existing customer (or None) and its group.
+
+    `conflicts` holds rows that share a phone or an e-mail with a customer or an earlier row
+    whose name is clearly someone else's: (row position, "customer"/"row", the other's id or
+    position). They were kept apart, never merged.
+    """
+
+    matched: list[int | None]
+    groups: list[int]
+    conflicts: list[tuple[int, str, int]] = field(default_factory=list)
+
+
+# Keys several people may share (a family phone, an office e-mail): a row matches a customer
+# by them only when their names agree.
+SHARED_KINDS = ("email", "phone")
+
+
 def resolve_frame(
     keys: pl.DataFrame,
     match_by: Sequence[str],
-    pending: dict[str, int] | None = None,
-) -> tuple[list[int | None], list[int]]:
+    pending: dict[str, list[int]] | None = None,
+    pending_names: dict[int, tuple[str | None, ...]] | None = None,
+) -> Resolution:
     """Each row's existing customer (or None) and its group, for a whole batch at once.
 
-    A row matches by the first key kind in `match_by` that finds a customer (the oldest
-    customer when several share the key); a row with no key at all, by its name and
-    birthday. Rows that match nothing are grouped when they share a key (duplicates inside
+    A row matches by the first key kind in `match_by` that finds a customer whose name does
+    not contradict the row's (the oldest such customer when several share the key); a row
+    with no key at all, by its name and birthday. By external id the match always holds; by a
+    phone or an e-mail, a different first name, patronymic or family name, or a company against
+    a person keep them apart (`names_agree`). Rows that
+    match nothing are grouped when they share a key and their names agree (duplicates inside
     the file become one new customer); a row sharing a key with a matched row joins that
     row's customer. `pending` holds keys of customers a dry run has "created" in earlier
-    batches (negative ids), so it counts them as a real run would.
+    batches (negative ids, with their name keys in `pending_names`), so it counts them as a
+    real run would.
 
     `keys` has one row per file row and the columns external_id (String), emails and phones
-    (List[String]) and name (String: "search name|birthday", only for rows without any
-    other key). Only rows that share a key with another row, or match the same customer,
-    go through the union-find (`_union`); every other row is its own group.
+    (List[String]), name (String: "search name|birthday", only for rows without any other
+    key) and the name keys NAME_KEYS (`name_keys`). Only rows that share a key
+    with another row, or match the same customer, go through the union-find (`_union`);
+    every other row is its own group.
     """
     n = keys.height
     kinds = [k for k in match_by if k in MATCH_COLUMNS]
@@ -155,12 +189,14 @@ def resolve_frame(
         values = tokens.filter(pl.col("kind") == kind)["value"].unique().to_list()
         if not values:
             continue
-        hits = existing_customers(kind, values)
+        hits = (
+            customers_sharing(kind, values)
+            if kind in SHARED_KINDS
+            else existing_customers(kind, values)
+        )
         if pending:
             hits += [
-                (value, pending[f"{kind}:{value}"])
-                for value in values
-                if f"{kind}:{value}" in pending
+                (value, pseudo) for value in values for pseudo in pending.get(f"{kind}:{value}", ())
             ]
         if hits:
             found_parts.append(
@@ -168,26 +204,78 @@ def resolve_frame(
                 .with_columns(pl.lit(kind).alias("kind"))
                 # Real customers (positive ids) before a dry run's made-up ones, oldest first.
                 .sort(pl.col("cid") < 0, pl.col("cid").abs())
-                .unique(["kind", "value"], keep="first", maintain_order=True)
+                .unique(["kind", "value", "cid"], keep="first", maintain_order=True)
             )
     matched: list[int | None] = [None] * n
+    conflicts: list[tuple[int, str, int]] = []
+    stored: dict[int, tuple[str | None, ...]] = dict(pending_names or {})
     if found_parts:
-        hits_frame = (
-            tokens.join(pl.concat(found_parts), on=["kind", "value"], how="inner")
-            .sort("__i", "priority", "pos")
+        hits_frame = tokens.join(pl.concat(found_parts), on=["kind", "value"], how="inner")
+        shared = hits_frame.filter(pl.col("kind").is_in(SHARED_KINDS))
+        if shared.height:
+            ids = shared.filter(pl.col("cid") > 0)["cid"].unique().sort().to_list()
+            stored.update(_stored_name_keys(ids))
+            names = pl.DataFrame(
+                [(cid, *key) for cid, key in stored.items()],
+                schema={"cid": pl.Int64, **{f"s{k}": pl.String for k in NAME_KEYS}},
+                orient="row",
+            )
+            row_names = keys.select("__i", *NAME_KEYS)
+            verdict = (
+                shared.select("__i", "cid")
+                .unique()
+                .join(row_names, on="__i", how="left")
+                .join(names, on="cid", how="left")
+                .select(
+                    "__i",
+                    "cid",
+                    names_agree(NAME_KEYS, [f"s{k}" for k in NAME_KEYS]).alias("agree"),
+                    # Of several customers that agree, the one with most of the name in common
+                    # (the mother and the daughter both "Анна" by phone: the patronymic too).
+                    pl.sum_horizontal(
+                        (pl.col(k) == pl.col(f"s{k}")).fill_null(False) for k in NAME_KEYS
+                    ).alias("same"),
+                )
+            )
+            hits_frame = hits_frame.join(verdict, on=["__i", "cid"], how="left").with_columns(
+                pl.col("agree").fill_null(True), pl.col("same").fill_null(0)
+            )
+        else:
+            hits_frame = hits_frame.with_columns(
+                pl.lit(True).alias("agree"), pl.lit(0, dtype=pl.UInt32).alias("same")
+            )
+        order = (
+            "__i",
+            "priority",
+            "pos",
+            -pl.col("same").cast(pl.Int32),
+            pl.col("cid") < 0,
+            pl.col("cid").abs(),
+        )
+        best = (
+            hits_frame.filter(pl.col("agree"))
+            .sort(*order)
             .unique("__i", keep="first", maintain_order=True)
         )
-        for i, cid in hits_frame.select("__i", "cid").iter_rows():
+        for i, cid in best.select("__i", "cid").iter_rows():
             matched[i] = cid
+        refused = (
+            hits_frame.filter(~pl.col("agree"))
+            .sort(*order)
+            .unique("__i", keep="first", maintain_order=True)
+        )
+        for i, cid in refused.select("__i", "cid").iter_rows():
+            if matched[i] is None:
+                conflicts.append((i, "customer", cid))
     # Rows that need the union-find: a key shared with another row, or a shared customer.
-    shared = (
+    shared_keys = (
         tokens.select("kind", "value", "__i")
         .unique()
         .group_by("kind", "value")
         .agg(pl.col("__i"))
         .filter(pl.col("__i").list.len() > 1)
     )
-    involved = set(shared["__i"].explode().to_list()) if shared.height else set()
+    involved = set(shared_keys["__i"].explode().to_list()) if shared_keys.height else set()
     seen_customers: dict[int, int] = {}
     for i, cid in enumerate(matched):
         if cid is None:
@@ -204,13 +292,107 @@ def resolve_frame(
             tokens.filter(pl.col("__i").is_in(subset)).select("__i", "kind", "value").iter_rows()
         ):
             by_row.setdefault(i, []).append(f"{kind}:{value}")
+        name_of = {
+            i: tuple(key)
+            for i, *key in keys.filter(pl.col("__i").is_in(subset))
+            .select("__i", *NAME_KEYS)
+            .iter_rows()
+        }
         sub_matched = [matched[i] for i in subset]
-        sub_groups = _union(sub_matched, [by_row.get(i, []) for i in subset])
+        sub_names = [
+            stored.get(cid, name_of[i]) if cid is not None else name_of[i]
+            for i, cid in zip(subset, sub_matched, strict=True)
+        ]
+        sub_groups, refused_rows = _union(
+            sub_matched, [by_row.get(i, []) for i in subset], sub_names
+        )
         for position, i in enumerate(subset):
             groups[i] = subset[sub_groups[position]]
             if matched[i] is None:
                 matched[i] = sub_matched[position]
-    return matched, groups
+        conflicted = {i for i, _kind, _other in conflicts}
+        for position, other in refused_rows:
+            i = subset[position]
+            if i not in conflicted:
+                conflicted.add(i)
+                conflicts.append((i, "row", subset[other]))
+    return Resolution(matched, groups, conflicts)
+
+
+# The parts of a name that tell people apart, as name_keys gives them.
+NAME_KEYS = ("__first", "__middle", "__last", "__kind")
+
+
+def name_keys(first: pl.Expr, middle: pl.Expr, last: pl.Expr, kind: pl.Expr) -> list[pl.Expr]:
+    """A first name, patronymic, family name and kind in the form `names_agree` compares.
+
+    Lower case with ё as е. A family name keeps its male or female ending: Лебедев and
+    Лебедева are one family, so their shared phone does not make them one customer, and the
+    ending itself tells a man from a woman, so they are never merged either. A patronymic
+    names the father: Иван Иванович and Иван Петрович are two people.
+    """
+
+    def folded(text: pl.Expr) -> pl.Expr:
+        value = text.str.to_lowercase().str.replace_all("ё", "е").str.strip_chars()
+        return pl.when(value != "").then(value)
+
+    return [
+        folded(first).alias("__first"),
+        folded(middle).alias("__middle"),
+        folded(last).alias("__last"),
+        folded(kind).alias("__kind"),
+    ]
+
+
+def names_agree(row: Sequence[str], other: Sequence[str]) -> pl.Expr:
+    """True unless the two sets of name keys (`name_keys`) clearly belong to different people.
+
+    A part missing on either side agrees; an initial agrees with a name starting with it.
+    """
+
+    def same(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+        initial = a.str.contains(r"^\w\.") | b.str.contains(r"^\w\.")
+        return (
+            a.is_null()
+            | b.is_null()
+            | (a == b)
+            | (initial & (a.str.slice(0, 1) == b.str.slice(0, 1)))
+        )
+
+    agree = pl.lit(True)
+    for mine, theirs in zip(row, other, strict=True):
+        agree &= same(pl.col(mine), pl.col(theirs))
+    return agree.fill_null(True)
+
+
+def _agree(a: tuple[str | None, ...], b: tuple[str | None, ...]) -> bool:
+    """names_agree for one pair, in Python (the union-find's few rows)."""
+    for x, y in zip(a, b, strict=True):
+        if not x or not y or x == y:
+            continue
+        if (re.match(r"^\w\.", x) or re.match(r"^\w\.", y)) and x[0] == y[0]:
+            continue
+        return False
+    return True
+
+
+def _stored_name_keys(ids: Sequence[int]) -> dict[int, tuple[str | None, ...]]:
+    """Name keys of existing customers, one query for the batch."""
+    columns = ["id", "first_name", "middle_name", "last_name", "kind"]
+    rows = list(sqlbulk.select_in(Customer, columns, "id", ids))
+    if not rows:
+        return {}
+    frame = pl.DataFrame(
+        rows, schema={"id": pl.Int64, **dict.fromkeys(columns[1:], pl.String)}, orient="row"
+    ).select("id", *name_keys(*(pl.col(c) for c in columns[1:])))
+    return {cid: tuple(key) for cid, *key in frame.iter_rows()}
+
+
+def customers_sharing(kind: str, values: Sequence[str]) -> list[tuple[str, int]]:
+    """(value, customer id) for every customer holding one of the phones or e-mails."""
+    model, column = {"email": (CustomerEmail, "address"), "phone": (CustomerPhone, "number")}[kind]
+    # The database's own (str, int) tuples: a million of them are not converted one by one.
+    return list(sqlbulk.select_in(model, [column, "customer_id"], column, values))
 
 
 MATCH_COLUMNS = {"external_id": "external_id", "email": "emails", "phone": "phones"}
@@ -245,14 +427,21 @@ def existing_customers(kind: str, values: Sequence[str]) -> list[tuple[str, int]
     return list(oldest.items())
 
 
-def _union(matched: list[int | None], tokens: list[list[str]]) -> list[int]:
+def _union(
+    matched: list[int | None],
+    tokens: list[list[str]],
+    names: list[tuple[str | None, ...]],
+) -> tuple[list[int], list[tuple[int, int]]]:
     """Group rows (by position) that share a token or a matched customer; returns roots.
 
     The root of a group is always one of its matched rows when it has any, and rows of two
-    different existing customers are never joined. Fills `matched` for rows that join a
-    matched group.
+    different existing customers are never joined; nor are rows whose names (`names`, the
+    matched customer's for a matched row) say they are different people, though they share
+    a phone or an e-mail. Fills `matched` for rows that join a matched group. Also returns
+    (row, other row) for each row kept apart that way.
     """
     parent = list(range(len(tokens)))
+    group_name = list(names)
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -261,6 +450,7 @@ def _union(matched: list[int | None], tokens: list[list[str]]) -> list[int]:
         return i
 
     owner: dict[str, int] = {}
+    refused: list[tuple[int, int]] = []
     order = sorted(range(len(tokens)), key=lambda i: matched[i] is None)
     for i in order:
         row_tokens = [f"c:{matched[i]}"] if matched[i] is not None else []
@@ -271,14 +461,21 @@ def _union(matched: list[int | None], tokens: list[list[str]]) -> list[int]:
                 continue
             if matched[a] is not None and matched[b] is not None and matched[a] != matched[b]:
                 continue  # two different existing customers are never merged by an import
+            if not _agree(group_name[a], group_name[b]):
+                refused.append((i, j))
+                continue
             if matched[a] is None:
                 a, b = b, a
             parent[b] = a
+            # The group's name fills its gaps from the row that joined it.
+            group_name[a] = tuple(x or y for x, y in zip(group_name[a], group_name[b], strict=True))
     roots = [root(i) for i in range(len(tokens))]
     for i, g in enumerate(roots):
         if matched[i] is None and matched[g] is not None:
             matched[i] = matched[g]
-    return roots
+    # A row refused by one group may still have joined another through a later key.
+    apart = [(i, j) for i, j in refused if roots[i] != roots[j]]
+    return roots, apart
 
 
 def key_frame(norm: pl.DataFrame, match_by: Sequence[str]) -> pl.DataFrame:
@@ -301,7 +498,28 @@ def key_frame(norm: pl.DataFrame, match_by: Sequence[str]) -> pl.DataFrame:
         positions = [i for i, flag in enumerate(keyless.to_list()) if flag]
         for i, name in zip(positions, _name_keys(subset), strict=True):
             names[i] = name
-    return frame.with_columns(pl.Series("name", names, dtype=pl.String))
+
+    def text(name: str) -> pl.Expr:
+        return pl.col(name) if name in norm.columns else pl.lit(None, dtype=pl.String)
+
+    # A row with a company name and no person's name is a company, as _customer_frame decides.
+    row_kind = pl.coalesce(
+        text("kind"),
+        pl.when(
+            text("company_name").is_not_null()
+            & text("last_name").is_null()
+            & text("first_name").is_null()
+        ).then(pl.lit(CustomerKind.COMPANY.value)),
+    )
+    # (With no name column the keys are literals: the row index gives them the batch's length.)
+    person = norm.select(
+        pl.int_range(pl.len()).alias("__position"),
+        *name_keys(text("first_name"), text("middle_name"), text("last_name"), row_kind),
+    ).drop("__position")
+    return pl.concat(
+        [frame.with_columns(pl.Series("name", names, dtype=pl.String)), person],
+        how="horizontal",
+    )
 
 
 # ---------------------------------------------------------------- the batch
@@ -319,8 +537,11 @@ class CustomerImport:
         # file only fills their gaps, so the first occurrence wins across the whole file
         # and a re-import of the file finds nothing to change. One bit per customer id.
         self.touched = bytearray()
-        # Dry run only: keys of customers the run would have created, with made-up ids.
-        self.pending: dict[str, int] = {}
+        # Dry run only: keys of customers the run would have created, with made-up ids, their
+        # name keys (for names_agree) and the file row each came from.
+        self.pending: dict[str, list[int]] = {}
+        self.pending_names: dict[int, tuple[str | None, ...]] = {}
+        self.pending_rows: dict[int, int] = {}
         self.next_pseudo = -1
         if write and job.pk and job.kind == ImportKind.CUSTOMERS:
             self._touch_committed()
@@ -346,12 +567,27 @@ class CustomerImport:
         if norm.is_empty():
             return outcome
         keys = key_frame(norm, self.match_by)
-        matched, groups = resolve_frame(keys, self.match_by, self.pending)
+        resolution = resolve_frame(keys, self.match_by, self.pending, self.pending_names)
+        matched = resolution.matched
+        row_numbers = norm["__row"].to_list()
+        shown = _shown_names(norm, [i for i, _what, _other in resolution.conflicts])
         norm = norm.with_columns(
             pl.Series("__customer", matched, dtype=pl.Int64),
-            pl.Series("__group", groups, dtype=pl.Int64),
+            pl.Series("__group", resolution.groups, dtype=pl.Int64),
         )
         merged = _merge(norm)
+        nameless = merged.filter(pl.col("__customer").is_null() & ~_names_someone(merged))
+        if nameless.height and self.job.mode != ImportMode.UPDATE:
+            # An id alone (with a city, tags...) would make a nameless card "#2002".
+            reason = _(
+                "A new customer needs a name, a company name, a phone or an e-mail; "
+                "the row has none of them."
+            )
+            dropped = norm["__group"].is_in(nameless["__group"].implode())
+            for row in norm.filter(dropped)["__row"].to_list():
+                outcome.rejects.append((row, "", "", reason))
+            norm, keys = norm.filter(~dropped), keys.filter(~dropped)
+            merged = merged.filter(~pl.col("__group").is_in(nameless["__group"].implode()))
         new = merged.filter(pl.col("__customer").is_null())
         old = merged.filter(pl.col("__customer").is_not_null())
         if self.job.mode == ImportMode.UPDATE:
@@ -378,20 +614,81 @@ class CustomerImport:
         if fresh.height:
             self._update(fresh, outcome)
         self._touch([*outcome.created_ids, *(c for c in matched if c is not None and c > 0)])
+        self._warn(norm, resolution, row_numbers, shown, outcome)
         return outcome
+
+    def _warn(
+        self,
+        norm: pl.DataFrame,
+        resolution: Resolution,
+        row_numbers: list[int],
+        shown: dict[int, str],
+        outcome: Outcome,
+    ) -> None:
+        """The warnings of the rows that were imported: values left out, names kept apart."""
+        rejected = {row for row, *_rest in outcome.rejects}
+        if WARNINGS in norm.columns:
+            noted = norm.filter(pl.col(WARNINGS).is_not_null()).select("__row", WARNINGS)
+            for row, items in noted.iter_rows():
+                if row in rejected:
+                    continue
+                for item in items:
+                    outcome.warnings.append((row, item["column"], item["value"], item["reason"]))
+        if not resolution.conflicts:
+            return
+        # Positions in `resolution` are those of the batch before nameless groups were dropped.
+        position_rows = dict(enumerate(row_numbers))
+        kept = set(norm["__row"].to_list())
+        customers = _display_names(
+            [other for _i, what, other in resolution.conflicts if what == "customer" and other > 0]
+        )
+        for i, what, other in resolution.conflicts:
+            row = position_rows[i]
+            if row not in kept or row in rejected:
+                continue
+            if what == "row" or other < 0:
+                reason = _(
+                    "Shares a phone or an e-mail with row %(row)s, but the names are different "
+                    "people's: imported as a separate customer."
+                ) % {
+                    "row": position_rows[other]
+                    if what == "row"
+                    else self.pending_rows.get(other, "?")
+                }
+            else:
+                reason = _(
+                    "Shares a phone or an e-mail with the customer #%(id)s “%(name)s”, but the "
+                    "names are different people's: imported as a separate customer."
+                ) % {"id": other, "name": customers.get(other, "")}
+            outcome.warnings.append((row, "", shown.get(i, ""), reason))
+            outcome.conflicts += 1
 
     def _remember_pending(self, norm: pl.DataFrame, keys: pl.DataFrame, new: pl.DataFrame) -> None:
         groups = set(new["__group"].to_list())
         base = self.next_pseudo
-        self.next_pseudo -= norm.height
-        for group, row in zip(norm["__group"].to_list(), keys.iter_rows(named=True), strict=True):
+        self.next_pseudo -= int(norm["__group"].max() or 0) + 1  # type: ignore[arg-type]
+        for group, row, number in zip(
+            norm["__group"].to_list(),
+            keys.iter_rows(named=True),
+            norm["__row"].to_list(),
+            strict=True,
+        ):
             if group not in groups:
                 continue
+            pseudo = base - group
+            self.pending_rows.setdefault(pseudo, number)
+            name = tuple(row[k] for k in NAME_KEYS)
+            known = self.pending_names.get(pseudo)
+            self.pending_names[pseudo] = (
+                tuple(x or y for x, y in zip(known, name, strict=True)) if known else name
+            )
             for kind in [*self.match_by, "name"]:
                 value = row.get(MATCH_COLUMNS.get(kind, "name"))
                 for item in value if isinstance(value, list) else [value]:
                     if item:
-                        self.pending.setdefault(f"{kind}:{item}", base - group)
+                        ids = self.pending.setdefault(f"{kind}:{item}", [])
+                        if pseudo not in ids:
+                            ids.append(pseudo)
 
     def _touch(self, ids: Iterable[int]) -> None:
         for cid in ids:
@@ -425,8 +722,16 @@ class CustomerImport:
             )
         nameless = norm.filter(~has_identity)
         reason = _("The row has no name, company, phone, e-mail or id: nothing to import.")
-        for row in nameless["__row"].to_list():
-            outcome.rejects.append((row, "", "", reason))
+        warned = WARNINGS in nameless.columns
+        for row, items in nameless.select(
+            "__row", pl.col(WARNINGS) if warned else pl.lit(None).alias(WARNINGS)
+        ).iter_rows():
+            if items:
+                # Its only identity could not be read ("12345" as the phone): say that.
+                first = items[0]
+                outcome.rejects.append((row, first["column"], first["value"], first["reason"]))
+            else:
+                outcome.rejects.append((row, "", "", reason))
         return norm.filter(has_identity)
 
     # -- new customers, as sets
@@ -488,6 +793,24 @@ class CustomerImport:
             },
         )
         self._insert_contacts(frame)
+        self._insert_created_events(ids)
+
+    def _insert_created_events(self, ids: Sequence[int]) -> None:
+        """A "created" entry on each new customer's timeline, as a card made by hand has."""
+        actor = self.job.created_by_id
+        data = json.dumps({"source": "import", "import": self.job.pk})
+        stamp = sqlbulk.db_datetime(self.now)
+        sqlbulk.insert_rows(
+            TimelineEvent,
+            ["customer_id", "at"],
+            ((cid, stamp) for cid in sorted(ids)),
+            constants={
+                "kind": f"'{TimelineKind.CREATED.value}'",
+                "actor_id": str(int(actor)) if actor else "NULL",
+                # Written by this module from integers only: no user input in the literal.
+                "data": "'" + data + "'",
+            },
+        )
 
     def _insert_contacts(self, frame: pl.DataFrame) -> None:
         if "phones" in frame.columns:
@@ -706,10 +1029,12 @@ class CustomerImport:
             ):
                 merged = {**state, **values}
                 values["search_name"] = _search_name(merged)
-            if "birthday" in values:
+            if values.get("birthday"):
                 birthday = values["birthday"]
-                values["birth_month"] = birthday.month if birthday else None
-                values["birth_day"] = birthday.day if birthday else None
+                values["birth_month"], values["birth_day"] = birthday.month, birthday.day
+                before["fields"].update(
+                    birth_month=state["birth_month"], birth_day=state["birth_day"]
+                )
             before["primary_phone"] = state["primary_phone"]
             before["primary_email"] = state["primary_email"]
             before["city"] = state["city"]
@@ -794,6 +1119,55 @@ def _all_stored(old: pl.DataFrame, column: str, stored: list[tuple[int, str]]) -
     )
 
 
+def _names_someone(merged: pl.DataFrame) -> pl.Expr:
+    """A merged row that can be a customer of its own: a person's or company's name, or a
+    phone or an e-mail to reach them by."""
+    checks: list[pl.Expr] = [pl.lit(False)]
+    for name in ("last_name", "first_name", "company_name", "phones", "emails"):
+        if name not in merged.columns:
+            continue
+        if merged.schema[name] == pl.List(pl.String):
+            checks.append(pl.col(name).list.len().fill_null(0) > 0)
+        else:
+            checks.append(pl.col(name).is_not_null())
+    return pl.any_horizontal(checks)
+
+
+def _shown_names(norm: pl.DataFrame, positions: Sequence[int]) -> dict[int, str]:
+    """The names of some rows of a batch as one line each (for conflict warnings)."""
+    wanted = sorted(set(positions))
+    parts = [
+        pl.col(c)
+        for c in ("company_name", "last_name", "first_name", "middle_name")
+        if c in norm.columns
+    ]
+    if not wanted or not parts:
+        return {}
+    texts = (
+        norm[wanted]
+        .select(pl.concat_str(parts, separator=" ", ignore_nulls=True))
+        .to_series()
+        .to_list()
+    )
+    return dict(zip(wanted, texts, strict=True))
+
+
+def _display_names(ids: Sequence[int]) -> dict[int, str]:
+    """How customers are called on their cards, for messages (one query)."""
+    names = {}
+    for cid, kind, last, first, middle, company in sqlbulk.select_in(
+        Customer,
+        ["id", "kind", "last_name", "first_name", "middle_name", "company_name"],
+        "id",
+        sorted(set(ids)),
+    ):
+        person = " ".join(p for p in (last, first, middle) if p)
+        names[int(cid)] = (
+            company if kind == CustomerKind.COMPANY and company else person or company or ""
+        )
+    return names
+
+
 def _column(frame: pl.DataFrame, name: str) -> list[Any]:
     if name in frame.columns:
         return frame[name].to_list()
@@ -807,19 +1181,42 @@ def _merge(norm: pl.DataFrame) -> pl.DataFrame:
     their phones, e-mails and tags.
     """
     aggs: list[pl.Expr] = [pl.col("__row").first(), pl.col("__customer").first()]
+    lists = []
     for name, dtype in norm.schema.items():
         if name.startswith("__"):
             continue
         if dtype == pl.List(pl.String):
-            aggs.append(
-                pl.col(name)
-                .list.explode(keep_nulls=False, empty_as_null=False)
-                .drop_nulls()
-                .unique(maintain_order=True)
-            )
+            lists.append(name)
         else:
             aggs.append(pl.col(name).drop_nulls().first())
-    return norm.group_by("__group", maintain_order=True).agg(aggs)
+    merged = norm.group_by("__group", maintain_order=True).agg(aggs)
+    for name in lists:
+        # United outside the aggregation: polars 2.1 leaves duplicates in a list made unique
+        # inside group_by (or by list.unique) when the column has null lists, and a customer's
+        # e-mail twice breaks the insert. A frame's unique is exact.
+        united = (
+            norm.select("__group", pl.col(name))
+            .explode(name)
+            .drop_nulls(name)
+            .unique(maintain_order=True)
+            .group_by("__group", maintain_order=True)
+            .agg(pl.col(name))
+        )
+        merged = merged.join(united, on="__group", how="left", maintain_order="left")
+    if {"birthday", "birth_month", "birth_day"} <= set(merged.columns):
+        # One row's date wins over another's day without a year: the three must agree.
+        dated = pl.col("birthday").is_not_null()
+        merged = merged.with_columns(
+            pl.when(dated)
+            .then(pl.col("birthday").dt.month().cast(merged.schema["birth_month"]))
+            .otherwise(pl.col("birth_month"))
+            .alias("birth_month"),
+            pl.when(dated)
+            .then(pl.col("birthday").dt.day().cast(merged.schema["birth_day"]))
+            .otherwise(pl.col("birth_day"))
+            .alias("birth_day"),
+        )
+    return merged
 
 
 def _text(frame: pl.DataFrame, name: str, length: int) -> pl.Expr:
@@ -876,9 +1273,15 @@ def _customer_frame(new: pl.DataFrame, now: dt.datetime) -> pl.DataFrame:
         frame = frame.with_columns(pl.lit(stamp).alias("created_at"))
     if "birthday" in new.columns:
         birthday = pl.col("birthday")
+        # A birthday without a year has its month and day only (birth_month, birth_day).
+        month = birthday.dt.month().cast(pl.Int64)
+        day = birthday.dt.day().cast(pl.Int64)
+        if "birth_month" in new.columns and "birth_day" in new.columns:
+            month = pl.coalesce(month, pl.col("birth_month").cast(pl.Int64))
+            day = pl.coalesce(day, pl.col("birth_day").cast(pl.Int64))
         frame = frame.with_columns(
-            birthday.dt.month().cast(pl.Int64).alias("birth_month"),
-            birthday.dt.day().cast(pl.Int64).alias("birth_day"),
+            month.alias("birth_month"),
+            day.alias("birth_day"),
             (birthday.dt.strftime("%Y-%m-%d") if connection.vendor == "sqlite" else birthday).alias(
                 "birthday"
             ),
@@ -1035,9 +1438,18 @@ def _plan(record: dict[str, Any], state: dict[str, Any], *, fill_only: bool) -> 
         value = record.get(name)
         if value is None or value == state[name]:
             continue
+        if name in PERSON_NAMES and _says_the_same(value, state[name]):
+            continue  # "Петр" for "Пётр", "П." for "Пётр": no reason to overwrite
         if fill_only and state[name] not in (None, "", False):
             continue
         fields[name] = value
+    if (
+        ("birth_month" in fields or "birth_day" in fields)
+        and record.get("birthday") is None
+        and state["birthday"] is not None
+    ):
+        # A day without a year that is not the stored birthday's: the stored date goes.
+        fields["birthday"] = None
     city = record.get("city")
     line = record.get("address")
     keep_city = fill_only and state["city"]
@@ -1071,6 +1483,18 @@ def _plan(record: dict[str, Any], state: dict[str, Any], *, fill_only: bool) -> 
         "address": address,
         "consents": consents,
     }
+
+
+PERSON_NAMES = ("last_name", "first_name", "middle_name")
+
+
+def _says_the_same(new: str, stored: str | None) -> bool:
+    """A name from the file that adds nothing to the stored one: the same up to case and ё,
+    or its initial."""
+    if not stored:
+        return False
+    a, b = (v.casefold().replace("ё", "е") for v in (new, stored))
+    return a == b or (re.fullmatch(r"\w\.?", a) is not None and b.startswith(a[0]))
 
 
 def _shown(plan: dict[str, Any]) -> dict[str, Any]:

@@ -124,10 +124,10 @@ def _restore(customer: Customer, changes: list[ImportChange], now: dt.datetime) 
         )
     for name in ("primary_phone", "primary_email", "city", "search_name"):
         values[name] = first[name]
-    if "birthday" in values:
+    if values.get("birthday"):
         birthday = values["birthday"]
-        values["birth_month"] = birthday.month if birthday else None
-        values["birth_day"] = birthday.day if birthday else None
+        values["birth_month"], values["birth_day"] = birthday.month, birthday.day
+    # Without a date, the month and day are those recorded (a birthday without a year).
     if values.get("vip", False) is None:
         values["vip"] = False
     nullable = ("birthday", "birth_month", "birth_day", "external_id")

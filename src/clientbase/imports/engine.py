@@ -76,6 +76,9 @@ class Totals:
         self.created = self.updated = self.unchanged = self.duplicates = 0
         self.rejects: dict[int, str] = {}
         self.first_rejects: list[dict[str, Any]] = []
+        self.warnings: dict[int, str] = {}
+        self.first_warnings: list[dict[str, Any]] = []
+        self.conflicts = 0
         self.examples: dict[str, list[dict[str, Any]]] = {}
 
     def add(self, outcome: Outcome) -> None:
@@ -87,6 +90,14 @@ class Totals:
             self.rejects[row] = f"{column}: {reason}" if column else reason
             if len(self.first_rejects) < REPORT_REJECTS:
                 self.first_rejects.append(
+                    {"row": row, "column": column, "value": value, "reason": reason}
+                )
+        self.conflicts += outcome.conflicts
+        for row, text in warning_texts(outcome.warnings).items():
+            self.warnings[row] = text
+        for row, column, value, reason in outcome.warnings:
+            if len(self.first_warnings) < REPORT_REJECTS:
+                self.first_warnings.append(
                     {"row": row, "column": column, "value": value, "reason": reason}
                 )
         for name, items in outcome.examples.items():
@@ -106,9 +117,23 @@ class Totals:
             "unchanged": self.unchanged + self.duplicates,
             "duplicates": self.duplicates,
             "rejected": len(self.rejects),
+            "warned": len(self.warnings),
+            "conflicts": self.conflicts,
             "examples": self.examples,
             "rejects": sorted(self.first_rejects, key=lambda r: r["row"]),
+            "warnings": sorted(self.first_warnings, key=lambda r: r["row"]),
         }
+
+
+def warning_texts(warnings: list[tuple[int, str, str, str]]) -> dict[int, str]:
+    """Row -> its warnings as one line for the error file's extra column."""
+    texts: dict[int, list[str]] = {}
+    for row, column, _value, reason in warnings:
+        texts.setdefault(row, []).append(f"{column}: {reason}" if column else reason)
+    return {
+        row: _("Imported, but: %(warnings)s") % {"warnings": "; ".join(items)}
+        for row, items in texts.items()
+    }
 
 
 def _batches(
@@ -124,6 +149,9 @@ def _batches(
             job.kind,
             headers=headers,
             region=settings.DEFAULT_PHONE_REGION,
+            # A customer row is imported without a value it cannot read (with a warning);
+            # an order row with an unreadable value is rejected (its money must add up).
+            lenient=job.kind == ImportKind.CUSTOMERS,
         )
         if held is not None and held.height:
             norm = pl.concat([held, norm], how="diagonal_relaxed")
@@ -146,7 +174,9 @@ def dry_run(job: ImportJob) -> dict[str, Any]:
             # Progress for the page of a dry run in the background; reset when it ends.
             ImportJob.objects.filter(pk=job.pk).update(rows_done=checked)
     report = totals.report()
-    report["error_file"] = write_error_file(job, totals.rejects, suffix="dry-run")
+    report["error_file"] = write_error_file(
+        job, {**totals.warnings, **totals.rejects}, suffix="dry-run"
+    )
     return report
 
 
@@ -160,12 +190,15 @@ def run(job: ImportJob, *, stop_after_batches: int | None = None) -> ImportJob:
     lease = job.updated_at
     examples: dict[str, list[dict[str, Any]]] = dict(job.report.get("examples", {}))
     first_rejects: list[dict[str, Any]] = list(job.report.get("rejects", []))
+    first_warnings: list[dict[str, Any]] = list(job.report.get("warnings", []))
+    conflicts = int(job.report.get("conflicts", 0))
     with open_job_table(job) as table, _import_page_cache():
         for norm in _batches(job, table, start_row, importer):
             if norm.is_empty():
                 continue
             with transaction.atomic():
                 outcome = importer.process(norm)
+                warned = warning_texts(outcome.warnings)
                 rows = norm["__row"]
                 ImportBatch.objects.create(
                     job=job,
@@ -182,6 +215,7 @@ def run(job: ImportJob, *, stop_after_batches: int | None = None) -> ImportJob:
                         [row, f"{col}: {why}" if col else why]
                         for row, col, _v, why in outcome.rejects
                     ],
+                    warnings=[[row, text] for row, text in warned.items()],
                 )
                 # The job's updated_at is this run's lease: a worker that took the job over
                 # (it looked stale) changed it, and then this batch is rolled back, so two
@@ -193,6 +227,7 @@ def run(job: ImportJob, *, stop_after_batches: int | None = None) -> ImportJob:
                     rows_updated=F("rows_updated") + outcome.updated,
                     rows_unchanged=F("rows_unchanged") + outcome.unchanged + outcome.duplicates,
                     rows_rejected=F("rows_rejected") + len(outcome.rejects),
+                    rows_warned=F("rows_warned") + len(warned),
                     updated_at=now,
                 )
                 if not kept:
@@ -208,12 +243,19 @@ def run(job: ImportJob, *, stop_after_batches: int | None = None) -> ImportJob:
                     first_rejects.append(
                         {"row": row, "column": column, "value": value, "reason": reason}
                     )
+            for row, column, value, reason in outcome.warnings:
+                if len(first_warnings) < REPORT_REJECTS:
+                    first_warnings.append(
+                        {"row": row, "column": column, "value": value, "reason": reason}
+                    )
+            conflicts += outcome.conflicts
             if stop_after_batches is not None and done >= stop_after_batches:
                 # Tests stop a run here to prove that a resumed run neither repeats nor skips.
                 raise InterruptedError(f"stopped after {done} batches")
     job.refresh_from_db()
     rejects: dict[int, str] = {}
-    for batch_rejects in job.batches.values_list("rejects", flat=True):
+    for batch_warnings, batch_rejects in job.batches.values_list("warnings", "rejects"):
+        rejects.update({int(row): text for row, text in batch_warnings})
         rejects.update({int(row): text for row, text in batch_rejects})
     job.error_file = write_error_file(job, rejects, suffix="errors")
     job.report = {
@@ -222,8 +264,11 @@ def run(job: ImportJob, *, stop_after_batches: int | None = None) -> ImportJob:
         "updated": job.rows_updated,
         "unchanged": job.rows_unchanged,
         "rejected": job.rows_rejected,
+        "warned": job.rows_warned,
+        "conflicts": conflicts,
         "examples": examples,
         "rejects": sorted(first_rejects, key=lambda r: r["row"])[:REPORT_REJECTS],
+        "warnings": sorted(first_warnings, key=lambda r: r["row"])[:REPORT_REJECTS],
     }
     return job
 
@@ -257,7 +302,9 @@ def _import_page_cache() -> Iterator[None]:
 
 
 def write_error_file(job: ImportJob, rejects: dict[int, str], *, suffix: str) -> str:
-    """The rejected rows, as read, with the reason in an extra column; "" when none."""
+    """The rejected rows and those imported with a warning, as read, with the reason in an
+    extra column; "" when none. Re-importing it after a fix updates the warned rows' customers.
+    """
     if not rejects:
         return ""
     directory = job_path(job).parent

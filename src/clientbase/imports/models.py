@@ -57,6 +57,8 @@ class ImportJob(TimeStampedModel):
     rows_updated = models.PositiveIntegerField(pgettext_lazy("import count", "updated"), default=0)
     rows_unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    # Rows imported with a warning (a value left out, a name kept apart from a shared phone).
+    rows_warned = models.PositiveIntegerField(_("with warnings"), default=0)
     # Dry-run and final reports: counts, examples of each outcome, the first errors.
     preview = models.JSONField(default=dict, blank=True)
     report = models.JSONField(default=dict, blank=True)
@@ -101,6 +103,8 @@ class ImportBatch(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     # [[row, reason], ...]: the error file is written from these after the last batch.
     rejects = models.JSONField(default=list, blank=True)
+    # [[row, warning], ...] of rows imported all the same; they go to the error file too.
+    warnings = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [

@@ -8,12 +8,14 @@ of `customers.normalize`, so forms, the API and imports agree on every value.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import email_validator
 import polars as pl
@@ -35,12 +37,14 @@ MAX_TAG_LENGTH = 60
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 EXCEL_SERIAL_MIN, EXCEL_SERIAL_MAX = 1000, 109574  # 1902-09-26 .. 2199-12-31
 OLDEST_BIRTHDAY = dt.date(1900, 1, 1)
+COMPANY_NAME_LENGTH = 255
 
 ROW = "__row"
 PROBLEM = "__problem"
 ERROR_COLUMN = "__error_column"
 ERROR_VALUE = "__error_value"
 ERROR_REASON = "__error_reason"
+WARNINGS = "__warnings"
 
 _S = pl.String
 
@@ -51,6 +55,8 @@ class _Result:
 
     values: dict[str, pl.Series]
     errors: dict[str, pl.Series]  # source column -> reason (null when fine)
+    # source column -> a remark on a value that was kept (null when none)
+    warnings: dict[str, pl.Series] = dataclasses.field(default_factory=dict)
 
 
 def normalize_batch(
@@ -60,8 +66,16 @@ def normalize_batch(
     *,
     headers: dict[str, str],
     region: str,
+    lenient: bool = False,
 ) -> pl.DataFrame:
-    """Normalise and validate the mapped columns of one batch; see the module docstring."""
+    """Normalise and validate the mapped columns of one batch; see the module docstring.
+
+    Strict (order files): the first failing column of a row is its error (ERROR_COLUMN,
+    ERROR_VALUE, ERROR_REASON), and the importer rejects the row. Lenient (customer files): a
+    value that cannot be read is left out and reported in WARNINGS instead, so the row still
+    imports; only the reader's problems and the fields in HARD_FIELDS reject it. WARNINGS also
+    carries remarks on values that were kept (a guessed order of a full name's words).
+    """
     fields = catalogue.fields_for(kind)
     region = region.upper()
     source_columns = [c for c in df.columns if c in mapping]  # file order
@@ -75,6 +89,7 @@ def normalize_batch(
     raw = {c: _unneutralised(df[c].cast(_S)) for c in source_columns}
     values: dict[str, pl.Series] = {}
     errors: dict[str, list[pl.Series]] = {c: [] for c in source_columns}
+    remarks: dict[str, list[pl.Series]] = {c: [] for c in source_columns}
     split_names: dict[str, pl.Series] = {}
 
     def normalise(key: str) -> _Result:
@@ -95,10 +110,16 @@ def normalize_batch(
         values.update({n: v for n, v in results[key].values.items() if n == "bank_bic"})
     if "bank_account" in by_field:
         results["bank_account"] = normalise("bank_account")
+    hard = HARD_FIELDS.get(kind, frozenset()) if lenient else None
     for key in by_field:
         field, result = fields[key], results[key]
         for column, error in result.errors.items():
-            errors[column].append(error)
+            if hard is None or key in hard:
+                errors[column].append(error)
+            else:
+                remarks[column].append(error)
+        for column, remark in result.warnings.items():
+            remarks[column].append(remark)
         for name, series in result.values.items():
             if field.kind == catalogue.FULL_NAME:
                 split_names[name] = series
@@ -111,7 +132,13 @@ def normalize_batch(
 
     out = pl.DataFrame({ROW: df[ROW]})
     # Output columns in catalogue order; the contact lists stand where their field does.
-    position = {"phones": "phone", "emails": "email", **{n: n for n in fields}}
+    position = {
+        "phones": "phone",
+        "emails": "email",
+        "birth_month": "birthday",
+        "birth_day": "birthday",
+        **{n: n for n in fields},
+    }
     position.update(
         {n: key for key in by_field for n in split_names if fields[key].kind == catalogue.FULL_NAME}
     )
@@ -121,7 +148,60 @@ def normalize_batch(
         key=lambda n: catalogue_order.index(position[n]) if position.get(n) in fields else 999,
     )
     out = out.with_columns([values[n].alias(n) for n in names])
-    return _with_first_error(out, df, source_columns, errors, raw, headers)
+    out = _with_first_error(out, df, source_columns, errors, raw, headers)
+    if lenient:
+        out = out.with_columns(_warnings(source_columns, remarks, raw, headers, df.height))
+    return out
+
+
+# Fields whose unreadable value rejects the row even in a lenient (customer) import: the
+# shop's own id is the key a re-import matches by; without it the row would come back as a
+# second customer.
+HARD_FIELDS = {"customers": frozenset({"external_id"})}
+WARNING = pl.Struct({"column": _S, "value": _S, "reason": _S})
+
+
+def _warnings(
+    source_columns: list[str],
+    remarks: dict[str, list[pl.Series]],
+    raw: dict[str, pl.Series],
+    headers: dict[str, str],
+    height: int,
+) -> pl.Series:
+    """Per row, the list of (column, value, reason) remarks in file order; null when none.
+
+    Built from the few rows that have one (filtered first), then put back in place.
+    """
+    parts: list[pl.DataFrame] = []
+    for i, column in enumerate(source_columns):
+        for j, remark in enumerate(remarks[column]):
+            where = remark.is_not_null().arg_true()
+            if not where.len():
+                continue  # most columns have nothing to say in a batch: they cost nothing
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "position": where.cast(pl.UInt32),
+                        "order": pl.Series([i * 100 + j] * where.len(), dtype=pl.Int32),
+                        "column": pl.Series([headers.get(column, column)] * where.len(), dtype=_S),
+                        "value": raw[column].gather(where).str.slice(0, MAX_ERROR_VALUE),
+                        "reason": remark.gather(where).cast(_S),
+                    }
+                )
+            )
+    if not parts:
+        return _nulls(height, pl.List(WARNING)).alias(WARNINGS)
+    listed = (
+        pl.concat(parts)
+        .sort("position", "order")
+        .group_by("position", maintain_order=True)
+        .agg(pl.struct("column", "value", "reason").alias(WARNINGS))
+    )
+    return (
+        pl.DataFrame({"position": pl.int_range(0, height, dtype=pl.UInt32, eager=True)})
+        .join(listed, on="position", how="left", maintain_order="left")[WARNINGS]
+        .cast(pl.List(WARNING))
+    )
 
 
 def _with_first_error(
@@ -175,6 +255,8 @@ def _normalize_field(
     if field.kind == catalogue.FULL_NAME:
         prefix = "customer_" if kind == "orders" else ""
         return _full_name(columns[0], names[0], field.max_length, prefix)
+    if key == "birthday":
+        return _birthdays(columns, names, field)
     # One-value fields: with several columns mapped, the first non-empty cell in file order wins.
     results = [_one_value(field, column, region, done) for column in columns]
     merged = results[0][0] if len(results) == 1 else pl.coalesce([r[0] for r in results])
@@ -211,10 +293,10 @@ def _one_value(
 def _unneutralised(column: pl.Series) -> pl.Series:
     """'=x -> =x: the apostrophe exports (ours among them) put before a cell a spreadsheet
     would run as a formula is not part of the value, so an exported file imports back
-    unchanged. Only one apostrophe, and only before = + - @."""
+    unchanged. Only one apostrophe, and only before = + - @ tab and carriage return."""
     if not column.str.starts_with("'").any():
         return column
-    return column.str.replace(r"^'([=+\-@])", "$1")
+    return column.str.replace(r"^'([=+\-@\t\r])", "$1")
 
 
 def _collapsed(column: pl.Series) -> pl.Series:
@@ -261,104 +343,195 @@ def _text(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, p
         value = _collapsed(column)
     if not field.max_length:
         return value, _nulls(len(value), _S)
-    return value, _error_if(value.str.len_chars() > field.max_length, _too_long(field.max_length))
+    error = _error_if(value.str.len_chars() > field.max_length, _too_long(field.max_length))
+    # A value that does not fit is left out, never cut (a lenient import keeps the row).
+    return pl.select(pl.when(error.is_null()).then(value)).to_series().cast(_S), error
 
 
 # --- names ---------------------------------------------------------------------------------
 
-_PATRONYMIC = r"(?i)^\w+(?:вич|вна|ична|чна)$|^(?:оглы|кызы|улы)$"
-# A leading token that reads as a family name puts a two-part name in "Last First" order.
-# Short tokens ("Лев") and Latin "-in" ("Martin") are first names too often to count.
+# Each word of a full name is read for what it is: a first name (the shipped dictionary), a
+# patronymic (its ending), a family name (its ending) or an initial. The order with the most
+# evidence wins; a tie takes the order most of the column's clear names have, and where the
+# column does not say either, the usual order of the script (Russian "Фамилия Имя Отчество",
+# Latin "First Last") with a warning that the order is a guess.
+_PATRONYMIC = r"(?i)^\w{2,}(?:ович|евич|ич|овна|евна|ична|инична|вна)$|^(?:оглы|кызы|улы|уулу)$"
 _SURNAME = (
-    r"(?i)^(?:\w{2,}(?:ов|ев|ёв|ин|ын|ова|ева|ёва|ина|ына)"
-    r"|\w+(?:ский|цкий|ская|цкая|енко|escu|eanu)|\w{3,}(?:ov|ev|ova|eva))$"
+    r"(?i)^(?:\w{2,}(?:ов|ев|ёв|ин|ын|ова|ева|ёва|ина|ына|их|ых)"
+    r"|\w+(?:ский|цкий|ской|ская|цкая|енко|ук|юк|чук|швили|дзе|ян|янц|ьев|ьева)"
+    r"|\w{3,}(?:ov|ev|ova|eva|in|ina|sky|skiy|skaya|enko|escu|eanu|yan))$"
 )
+_INITIALS = r"^\w\.(?:\s?\w\.)?$"
+# A legal form before or after the name ("ООО «Ромашка»", "Ромашка, LLC") or spelt out.
+_LEGAL_FORMS = (
+    "ооо|оао|зао|пао|ао|нао|ип|нко|ано|тоо|чп|уп|муп|гуп|фгуп|кфх|тсж|снт|"
+    "llc|ltd|inc|corp|gmbh|srl|s\\.r\\.l\\.|plc|llp"
+)
+_COMPANY = (
+    rf"(?i)^(?:{_LEGAL_FORMS})\.?(?:\s|[«\"'“„]|$)"
+    rf"|[\s,](?:{_LEGAL_FORMS}|sa|ag|bv|nv)\.?$"
+    r"|^[«\"“„].+[»\"”]$"
+    r"|(?:общество с ограниченной|акционерное общество|индивидуальный предприниматель"
+    r"|limited liability|incorporated)"
+)
+# A clear majority of the column decides the names its own words leave open.
+_COLUMN_MAJORITY = 0.8
+
+
+@lru_cache(maxsize=1)
+def first_names() -> pl.Series:
+    """The shipped first-name list (lower case, ё as е)."""
+    path = Path(__file__).with_name("data") / "first_names.txt"
+    words = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return pl.Series("first_names", [w for w in words if not w.startswith("#")], dtype=_S)
 
 
 def _full_name(column: pl.Series, name: str, max_length: int, prefix: str) -> _Result:
     # Names repeat (families, test rows, "Иван Иванов"), so each distinct one is split once.
     cells = pl.DataFrame({"cell": column})
-    distinct = _split_names(column.unique(), name, max_length, prefix)
+    distinct = _split_names(column.unique(), max_length, prefix)
     joined = cells.join(distinct, on="cell", how="left", maintain_order="left", nulls_equal=True)
     error = joined.get_column("__error")
     return _Result(
-        {c: joined[c] for c in distinct.columns if c not in ("cell", "__error")}, {name: error}
+        {c: joined[c] for c in distinct.columns if c not in ("cell", "__error", "__guess")},
+        {name: error},
+        {name: joined.get_column("__guess")},
     )
 
 
-def _split_names(column: pl.Series, name: str, max_length: int, prefix: str) -> pl.DataFrame:
+def _split_names(column: pl.Series, max_length: int, prefix: str) -> pl.DataFrame:
     text = _collapsed(column)
     frame = pl.DataFrame({"text": text}).with_columns(
         before_comma=pl.col("text").str.extract(r"^([^,]+),", 1).str.strip_chars(),
         after_comma=pl.col("text").str.extract(r",(.*)$", 1).str.strip_chars(),
+        company=pl.col("text").str.contains(_COMPANY).fill_null(False),
     )
     tokens = (
         pl.col("text")
         .str.replace_all(",", " ")
+        .str.replace_all(r"(\w\.)\s(\w\.)", "$1$2")  # "И. И." is one word of initials
         .str.replace_all(r"\s+", " ")
         .str.strip_chars()
         .str.split(" ")
     )
     frame = frame.with_columns(tokens.alias("t"))
+    n = pl.col("t").list.len()
     t0, t1, t2 = (pl.col("t").list.get(i, null_on_oob=True) for i in range(3))
     last_token = pl.col("t").list.last()
-    frame = frame.with_columns(
-        p1=t1.str.contains(_PATRONYMIC),
-        p_last=last_token.str.contains(_PATRONYMIC),
-        s0=t0.str.contains(_SURNAME),
-        s1=t1.str.contains(_SURNAME),
-        s2=t2.str.contains(_SURNAME),
-    )
-    n = pl.col("t").list.len()
-    middle_tokens = pl.col("t").list.slice(1, n - 2).list.join(" ")
-    rest_after_two = pl.col("t").list.slice(2).list.join(" ")
-    comma_rest = pl.col("after_comma").str.split(" ")
+    names = first_names()
 
+    def is_first(token: pl.Expr) -> pl.Expr:
+        # "Анна-Мария": the first part decides.
+        word = token.str.to_lowercase().str.replace_all("ё", "е").str.replace(r"-.*$", "")
+        return word.is_in(names.implode()).fill_null(False)
+
+    def score(token: pl.Expr, kind: str) -> pl.Expr:
+        first = is_first(token)
+        initials = token.str.contains(_INITIALS).fill_null(False)
+        if kind == "first":
+            return first.cast(pl.Int32) + initials.cast(pl.Int32)
+        if kind == "middle":
+            # A patronymic is the strongest sign there is.
+            patronymic = token.str.contains(_PATRONYMIC).fill_null(False) & ~first
+            return patronymic.cast(pl.Int32) * 2 + initials.cast(pl.Int32)
+        surname = token.str.contains(_SURNAME).fill_null(False) & ~first
+        return surname.cast(pl.Int32)
+
+    latin = pl.col("text").str.contains(r"^[\x00-\x7F]*$").fill_null(False)
+    frame = frame.with_columns(
+        # Two words: "Last First" against "First Last".
+        lf2=score(t0, "last") + score(t1, "first"),
+        fl2=score(t0, "first") + score(t1, "last"),
+        # Three words: "Last First Patronymic", "First Patronymic Last", "First Middle Last".
+        lfp=score(t0, "last") + score(t1, "first") + score(t2, "middle"),
+        fpl=score(t0, "first") + score(t1, "middle") + score(t2, "last"),
+        fml=score(t0, "first") + score(t1, "first") + score(t2, "last"),
+        p_last=last_token.str.contains(_PATRONYMIC).fill_null(False) & ~is_first(last_token),
+    )
+    # "surname first" per name: True, False, or null when its own words leave it open.
+    surname_first = (
+        pl.when(n == 2)
+        .then(
+            pl.when(pl.col("lf2") > pl.col("fl2"))
+            .then(True)
+            .when(pl.col("fl2") > pl.col("lf2"))
+            .then(False)
+        )
+        .when(n == 3)
+        .then(
+            pl.when(pl.col("lfp") > pl.max_horizontal("fpl", "fml"))
+            .then(True)
+            .when(pl.max_horizontal("fpl", "fml") > pl.col("lfp"))
+            .then(False)
+        )
+        .when(n >= 4)
+        .then(pl.when(pl.col("p_last")).then(True))
+    )
+    frame = frame.with_columns(own=surname_first)
+    clear = frame.filter(~pl.col("company") & pl.col("own").is_not_null() & (n >= 2))["own"]
+    majority: bool | None = None
+    if clear.len() >= 3:
+        share = clear.cast(pl.Float64).sum() / clear.len()
+        if share >= _COLUMN_MAJORITY:
+            majority = True
+        elif share <= 1 - _COLUMN_MAJORITY:
+            majority = False
+    frame = frame.with_columns(
+        guessed=pl.col("own").is_null() & (n >= 2) & ~pl.col("company") & pl.lit(majority is None),
+        order=pl.coalesce(
+            pl.col("own"),
+            pl.lit(majority, dtype=pl.Boolean),
+            # The script's usual order: "Фамилия Имя Отчество", "First Last".
+            ~latin,
+        ),
+    )
+    # For three words, "First Middle Last" and "First Patronymic Last" differ only in what the
+    # middle word is called; both keep it as the middle name.
+    comma = pl.col("before_comma").is_not_null() & pl.col("after_comma").is_not_null()
+    comma_rest = pl.col("after_comma").str.split(" ")
+    surname_first_order = pl.col("order")
+    rest_after_two = pl.col("t").list.slice(2).list.join(" ")
+    middle_tokens = pl.col("t").list.slice(1, n - 2).list.join(" ")
     last = (
-        pl.when(pl.col("before_comma").is_not_null() & pl.col("after_comma").is_not_null())
+        pl.when(pl.col("company"))
+        .then(None)
+        .when(comma)
         .then(pl.col("before_comma"))
         .when(n == 1)
-        .then(None)
-        .when(n == 2)
-        .then(pl.when(pl.col("s0") & ~pl.col("s1")).then(t0).otherwise(t1))
-        .when(pl.col("p_last"))  # Иванов Иван Иванович (оглы)
-        .then(t0)
-        .when((n == 3) & pl.col("p1"))  # Иван Иванович Иванов
-        .then(t2)
-        .when((n == 3) & pl.col("s0") & ~pl.col("s2"))
+        .then(pl.when(score(t0, "last") > score(t0, "first")).then(t0))
+        .when(surname_first_order)
         .then(t0)
         .otherwise(last_token)
     )
     first = (
-        pl.when(pl.col("before_comma").is_not_null() & pl.col("after_comma").is_not_null())
+        pl.when(pl.col("company"))
+        .then(None)
+        .when(comma)
         .then(comma_rest.list.first())
         .when(n == 1)
-        .then(t0)
-        .when(n == 2)
-        .then(pl.when(pl.col("s0") & ~pl.col("s1")).then(t1).otherwise(t0))
-        .when(pl.col("p_last"))
-        .then(t1)
-        .when((n == 3) & pl.col("p1"))
-        .then(t0)
-        .when((n == 3) & pl.col("s0") & ~pl.col("s2"))
+        .then(pl.when(score(t0, "last") <= score(t0, "first")).then(t0))
+        .when(surname_first_order)
         .then(t1)
         .otherwise(t0)
     )
     middle = (
-        pl.when(pl.col("before_comma").is_not_null() & pl.col("after_comma").is_not_null())
+        pl.when(pl.col("company"))
+        .then(None)
+        .when(comma)
         .then(comma_rest.list.slice(1).list.join(" "))
         .when(n <= 2)
         .then(None)
-        .when(pl.col("p_last"))
+        .when(surname_first_order)
         .then(rest_after_two)
-        .when((n == 3) & pl.col("p1"))
-        .then(t1)
-        .when((n == 3) & pl.col("s0") & ~pl.col("s2"))
-        .then(t2)
         .otherwise(middle_tokens)
     )
     parts = frame.select(
-        last.alias("last"), first.alias("first"), middle.alias("middle"), pl.col("text")
+        last.alias("last"),
+        first.alias("first"),
+        middle.alias("middle"),
+        pl.when(pl.col("company")).then(pl.col("text")).alias("company"),
+        pl.col("text"),
+        pl.col("guessed"),
     ).with_columns(pl.col(c).replace("", None) for c in ("last", "first", "middle"))
     limit = 100
     too_long = (
@@ -366,20 +539,42 @@ def _split_names(column: pl.Series, name: str, max_length: int, prefix: str) -> 
         | (parts["last"].str.len_chars() > limit)
         | (parts["first"].str.len_chars() > limit)
         | (parts["middle"].str.len_chars() > limit)
-    )
+        | (parts["company"].str.len_chars() > COMPANY_NAME_LENGTH)
+    ).fill_null(False)
     error = pl.select(
         pl.when(parts["text"].str.len_chars() > max_length)
         .then(pl.lit(_too_long(max_length)))
-        .when(too_long.fill_null(False))
+        .when(parts["company"].str.len_chars() > COMPANY_NAME_LENGTH)
+        .then(pl.lit(_too_long(COMPANY_NAME_LENGTH)))
+        .when(too_long)
         .then(pl.lit(_too_long(limit)))
     ).to_series()
+    message = _formatted(
+        gettext("the order of the words is a guess: last name “%(last)s”, first name “%(first)s”"),
+        last=pl.col("last").fill_null(""),
+        first=pl.col("first").fill_null(""),
+    )
+    guess = parts.select(pl.when(pl.col("guessed") & ~too_long).then(message)).to_series()
+    kept = ~too_long
+    result = {
+        "cell": column,
+        f"{prefix}last_name": parts["last"].cast(_S),
+        f"{prefix}first_name": parts["first"].cast(_S),
+        f"{prefix}middle_name": parts["middle"].cast(_S),
+        f"{prefix}company_name": parts["company"].cast(_S),
+        f"{prefix}kind": pl.select(
+            pl.when(parts["company"].is_not_null()).then(pl.lit("company"))
+        ).to_series(),
+    }
+    result = {
+        key: series if key == "cell" else pl.select(pl.when(kept).then(series)).to_series()
+        for key, series in result.items()
+    }
     return pl.DataFrame(
         {
-            "cell": column,
-            f"{prefix}last_name": parts["last"].cast(_S),
-            f"{prefix}first_name": parts["first"].cast(_S),
-            f"{prefix}middle_name": parts["middle"].cast(_S),
+            **{k: v.cast(_S).alias(k) for k, v in result.items()},
             "__error": error.cast(_S),
+            "__guess": guess.cast(_S),
         }
     )
 
@@ -499,8 +694,16 @@ def _merged_lists(lists: list[pl.Series]) -> pl.Series:
 
 def _with_value_message(template: str, value: pl.Expr) -> pl.Expr:
     """A translated message with "%(value)s" filled in per row."""
-    before, _, after = template.partition("%(value)s")
-    return pl.concat_str([pl.lit(before), value, pl.lit(after)])
+    return _formatted(template, value=value)
+
+
+def _formatted(template: str, **values: pl.Expr) -> pl.Expr:
+    """A translated message with its "%(name)s" placeholders filled in per row, in whatever
+    order the translation puts them."""
+    pieces: list[pl.Expr] = []
+    for index, piece in enumerate(re.split(r"%\((\w+)\)s", template)):
+        pieces.append(values[piece] if index % 2 else pl.lit(piece))
+    return pl.concat_str(pieces)
 
 
 def _phones(
@@ -541,7 +744,10 @@ def _tags(columns: list[pl.Series], names: list[str], out: str) -> _Result:
             pl.col("part").str.replace_all(r"\s+", " ")
         )
         per_cell = parts.group_by("i").agg(
-            tags=pl.col("part").unique(maintain_order=True),
+            # A tag too long to keep is left out; the others stay.
+            tags=pl.col("part")
+            .filter(pl.col("part").str.len_chars() <= MAX_TAG_LENGTH)
+            .unique(maintain_order=True),
             error=pl.when((pl.col("part").str.len_chars() > MAX_TAG_LENGTH).any()).then(
                 pl.lit(too_long)
             ),
@@ -941,6 +1147,122 @@ def _dates(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, 
         value = value.scatter(rest, found["v"])
         error = error.scatter(rest, found["e"])
     return _checked_dates(value, error, field)
+
+
+# A birthday without a year ("08/24" from Mailchimp, "24.08", "24 августа", "Aug 24",
+# vCard's "--08-24"): the day and month are kept, the year stays empty.
+_DAY_MONTH = {
+    "numbers": r"^(?P<a>\d{1,2})(?P<sep>[./])(?P<b>\d{1,2})\.?$",
+    "words": r"^(?P<d>\d{1,2})\s*(?P<w>[^\W\d_]{3,})\.?$",
+    "us_words": r"^(?P<w>[a-z]{3,})\.?\s*(?P<d>\d{1,2})(?:st|nd|rd|th)?$",
+    "vcard": r"^--(?P<m>\d{2})-?(?P<d>\d{2})$",
+}
+# Days in each month of a leap year: 29 February is a birthday too.
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _birthdays(columns: list[pl.Series], names: list[str], field: catalogue.TargetField) -> _Result:
+    """Birthdays as dates, with their month and day apart; a day without a year keeps those."""
+    dates, months, days = [], [], []
+    errors: dict[str, pl.Series] = {}
+    for column, name in zip(columns, names, strict=True):
+        value, error = _dates(column, field)
+        month = value.dt.month().cast(pl.Int16)
+        day = value.dt.day().cast(pl.Int16)
+        text = _drop_placeholders(column.str.strip_chars())
+        rest = (value.is_null() & text.is_not_null()).arg_true()
+        if rest.len():
+            cells = text.gather(rest).str.replace_all(r"\s+", " ").str.to_lowercase()
+            found_month, found_day = _day_and_month(cells)
+            month = month.scatter(rest, found_month)
+            day = day.scatter(rest, found_day)
+            # "30.02" has the shape of a day without a year but is no day at all.
+            no_year = gettext("no year")
+            was = error.gather(rest)
+            kept = pl.select(
+                pl.when(found_month.is_not_null())
+                .then(None)
+                .when(was == no_year)
+                .then(pl.lit(gettext("not a date")))
+                .otherwise(was)
+            ).to_series()
+            error = error.scatter(rest, kept.cast(_S))
+        dates.append(value)
+        months.append(month)
+        days.append(day)
+        errors[name] = error
+    birthday = dates[0] if len(dates) == 1 else pl.select(pl.coalesce(dates)).to_series()
+    if len(columns) == 1:
+        month, day = months[0], days[0]
+    else:
+        # From the date where there is one, so the three always agree.
+        month = pl.select(
+            pl.when(birthday.is_not_null())
+            .then(birthday.dt.month().cast(pl.Int16))
+            .otherwise(pl.coalesce(months))
+        ).to_series()
+        day = pl.select(
+            pl.when(birthday.is_not_null())
+            .then(birthday.dt.day().cast(pl.Int16))
+            .otherwise(pl.coalesce(days))
+        ).to_series()
+    return _Result(
+        {
+            "birthday": birthday.alias("birthday"),
+            "birth_month": month.alias("birth_month"),
+            "birth_day": day.alias("birth_day"),
+        },
+        errors,
+    )
+
+
+def _day_and_month(cells: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """(month, day) of cells that name a day of the year without a year; nulls elsewhere.
+
+    "08/24" is month first (Mailchimp, American forms) unless some cell of the column has a
+    first number over 12; "24.08" is day first, as Russians write it.
+    """
+    frame = pl.DataFrame({"text": cells})
+    for name, pattern in _DAY_MONTH.items():
+        frame = frame.with_columns(pl.col("text").str.extract_groups(pattern).alias(name))
+    numbers = pl.col("numbers").struct
+    first = numbers.field("a").cast(pl.Int32, strict=False)
+    second = numbers.field("b").cast(pl.Int32, strict=False)
+    day_first_seen = frame.select(
+        ((numbers.field("sep") == "/") & first.is_between(13, 31) & (second <= 12)).any()
+    ).item()
+    slash = numbers.field("sep") == "/"
+    month_first = slash & pl.lit(not day_first_seen)
+    month_names = pl.DataFrame({"key": list(_MONTHS), "month": list(_MONTHS.values())})
+
+    def month_of(form: str) -> pl.Expr:
+        return (
+            pl.col(form)
+            .struct.field("w")
+            .str.slice(0, 3)
+            .replace_strict(month_names["key"], month_names["month"], default=None)
+        )
+
+    month = pl.coalesce(
+        pl.when(month_first).then(numbers.field("a")).otherwise(numbers.field("b")),
+        month_of("words").cast(_S),
+        month_of("us_words").cast(_S),
+        pl.col("vcard").struct.field("m"),
+    ).cast(pl.Int16, strict=False)
+    day = pl.coalesce(
+        pl.when(month_first).then(numbers.field("b")).otherwise(numbers.field("a")),
+        pl.col("words").struct.field("d"),
+        pl.col("us_words").struct.field("d"),
+        pl.col("vcard").struct.field("d"),
+    ).cast(pl.Int16, strict=False)
+    limit = month.replace_strict(
+        list(range(1, 13)), list(_MONTH_DAYS), default=0, return_dtype=pl.Int16
+    )
+    valid = month.is_between(1, 12) & day.is_between(1, limit)
+    result = frame.select(
+        pl.when(valid).then(month).alias("month"), pl.when(valid).then(day).alias("day")
+    )
+    return result["month"], result["day"]
 
 
 def _checked_dates(

@@ -63,6 +63,8 @@ CUSTOMER_KEYS = {
     "phone": "customer_phone",
 }
 CUSTOMER_NAMES = ("customer_last_name", "customer_first_name", "customer_middle_name")
+# A customer name that reads as a company ("ООО «Ромашка»") comes split into these two.
+CUSTOMER_COMPANY = ("customer_company_name", "customer_kind")
 MONEY = ("total", "subtotal", "discount", "delivery_cost")
 ORDER_TEXT = {"currency": 3, "delivery_method": 100, "delivery_address": 500, "coupon": 50}
 ITEM_FIELDS = ("item_sku", "item_name", "item_category", "item_quantity", "item_price")
@@ -321,6 +323,9 @@ class OrderImport:
             pl.col("customer_last_name").drop_nulls().first().alias("last_name"),
             pl.col("customer_first_name").drop_nulls().first().alias("first_name"),
             pl.col("customer_middle_name").drop_nulls().first().alias("middle_name"),
+            # "ООО Ромашка" in the customer's name column is a company (normalize splits it so).
+            pl.col("customer_company_name").drop_nulls().first().alias("company_name"),
+            pl.col("customer_kind").drop_nulls().first().alias("kind"),
             pl.col("customer_phone").drop_nulls().unique(maintain_order=True).alias("phones"),
             pl.col("customer_email").drop_nulls().unique(maintain_order=True).alias("emails"),
         )
@@ -597,6 +602,7 @@ def _orders(norm: pl.DataFrame) -> pl.DataFrame:
             *ORDER_TEXT,
             *CUSTOMER_KEYS.values(),
             *CUSTOMER_NAMES,
+            *CUSTOMER_COMPANY,
             *ITEM_FIELDS,
         ),
     )
@@ -615,6 +621,7 @@ def _orders(norm: pl.DataFrame) -> pl.DataFrame:
             *ORDER_TEXT,
             *CUSTOMER_KEYS.values(),
             *CUSTOMER_NAMES,
+            *CUSTOMER_COMPANY,
         )
     ]
     item = pl.col("__is_item")

@@ -1,8 +1,9 @@
 """The error file of an import: rejected rows in the input's own format, plus an error column.
 
 The user opens it, fixes the values and imports the same file again, so values are written back
-exactly as they were read: same encoding and delimiter for CSV, text cells (never numbers or
-formulas) in an XLSX for spreadsheet input.
+as they were read: same encoding and delimiter for CSV, text cells (never numbers or formulas) in
+an XLSX for spreadsheet input. A CSV cell a spreadsheet would run as a formula gets an apostrophe
+in front, as exports do; the import takes it off again, so the file still imports unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import IO, Any
 import polars as pl
 import xlsxwriter
 
+from clientbase.core.file_fields import neutralise
 from clientbase.imports.readers import TableInfo
 
 # Excel refuses longer cells; a longer value could not have come from a spreadsheet anyway.
@@ -121,8 +123,8 @@ class RejectWriter:
                 "w", encoding=self.info.encoding or "utf-8", errors="replace", newline=""
             )
             self._csv = csv.writer(self._csv_file, delimiter=self.info.delimiter or ",")
-            self._csv.writerow(self._header())
-        self._csv.writerows(records)
+            self._csv.writerow([neutralise(text) for text in self._header()])
+        self._csv.writerows([neutralise(text) for text in record] for record in records)
 
     def _write_xlsx(self, records: list[list[str]]) -> None:
         if self._workbook is None:

@@ -226,6 +226,7 @@ def import_preview(request: HttpRequest, job_id: int) -> HttpResponse:
         "report": report,
         "examples": selectors.examples_for_screen(job.kind, report.get("examples") or {}),
         "rejects": report.get("rejects") or [],
+        "warnings": report.get("warnings") or [],
         "download": (
             reverse("imports:import_errors", args=[job.pk]) + "?dry_run=1"
             if report.get("error_file")
@@ -270,8 +271,10 @@ def _status_context(job: ImportJob) -> dict[str, Any]:
             "unchanged": job.rows_unchanged,
             "duplicates": (job.report or {}).get("duplicates", 0),
             "rejected": job.rows_rejected,
+            "warned": job.rows_warned,
         },
         "rejects": (job.report or {}).get("rejects") or [],
+        "warnings": (job.report or {}).get("warnings") or [],
         "undo": job.undo_report or {},
         "conflicts": selectors.undo_conflicts(job),
         "mapping": [

@@ -150,6 +150,9 @@ class CustomerCardSerializer(serializers.Serializer):
     middle_name = serializers.CharField()
     gender = serializers.ChoiceField(choices=Gender.choices)
     birthday = serializers.DateField(allow_null=True)
+    # Also set for a birthday without a year (birthday null): imported from Mailchimp and others.
+    birth_month = serializers.IntegerField(allow_null=True, read_only=True)
+    birth_day = serializers.IntegerField(allow_null=True, read_only=True)
     company_name = serializers.CharField()
     inn = serializers.CharField()
     kpp = serializers.CharField()

@@ -48,6 +48,9 @@ def job_summary(job: ImportJob) -> dict[str, Any]:
         "updated": report.get("updated", 0),
         "unchanged": report.get("unchanged", 0),
         "rejected": report.get("rejected", 0),
+        # Imported all the same, with a value left out or kept apart from a shared contact.
+        "warned": report.get("warned", 0),
+        "conflicts": report.get("conflicts", 0),
         "error_file": str(Path(settings.DATA_DIR) / error_file) if error_file else None,
         "backup": job.backup_path or None,
     }
@@ -103,12 +106,16 @@ class Command(BaseCommand):
         self.stdout.write(
             _(
                 "Import #%(job)s (%(status)s): %(rows)s rows, %(created)s new, %(updated)s "
-                "updated, %(unchanged)s unchanged, %(rejected)s rejected."
+                "updated, %(unchanged)s unchanged, %(rejected)s rejected, %(warned)s with "
+                "warnings."
             )
             % summary
         )
         if summary["error_file"]:
-            self.stdout.write(_("Rejected rows: %(path)s") % {"path": summary["error_file"]})
+            self.stdout.write(
+                _("Rejected rows and rows with warnings: %(path)s")
+                % {"path": summary["error_file"]}
+            )
 
     def _import(self, options: dict[str, Any]) -> ImportJob:
         path: Path = options["path"]
