@@ -181,6 +181,22 @@ def test_cp1251_after_a_long_ascii_start_is_detected_and_transcoded(tmp_path: Pa
     assert values(rows.tail(2)) == [[p[1], p[3]] for p in PEOPLE[-2:]]
 
 
+def test_a_three_line_cp1251_file_is_read(tmp_path: Path) -> None:
+    # On so little Russian text charset-normalizer rates cp1255 (Hebrew) a little above
+    # cp1251; the file was refused as "encoding unknown" (found by the first-hour test).
+    text = (
+        "ФИО;Телефон;E-mail;Город\n"
+        "Лебедева Ирина;+7 (903) 111-22-33;irina@example.ru;москва\n"
+        "Лебедев Олег;8 903 111 22 33;oleg@example.ru;Москва\n"
+    )
+    path = write(tmp_path, "c.csv", text.encode("cp1251"))
+
+    with open_table(path) as table:
+        assert table.info.encoding == "cp1251"
+        rows = assert_rows_add_up(table, 2)
+    assert values(rows)[0] == ["Лебедева Ирина", "+7 (903) 111-22-33", "irina@example.ru", "москва"]
+
+
 def test_transcoded_copy_is_removed_on_close(tmp_path: Path) -> None:
     path = write(tmp_path, "c.csv", csv_text([HEADERS, *PEOPLE]).encode("cp1251"))
 

@@ -420,7 +420,14 @@ def _detect_encoding(path: Path, sample: bytes, size: int) -> str:
 
 def _guess_legacy_encoding(window: bytes) -> str:
     """charset-normalizer's best guess among TRUSTED_ENCODINGS; "" when it has none."""
-    results = list(charset_normalizer.from_bytes(window))
+    trusted = [codecs.lookup(e).name for e in TRUSTED_ENCODINGS]
+    # Only trusted encodings compete: on a few lines of Russian, an encoding no shop uses
+    # (cp1255, Hebrew) can score a little better than cp1251 and must not shut it out.
+    results = [
+        r
+        for r in charset_normalizer.from_bytes(window)
+        if codecs.lookup(r.encoding).name in trusted
+    ]
     if not results:
         return ""
     best = results[0]
@@ -430,7 +437,6 @@ def _guess_legacy_encoding(window: bytes) -> str:
         for r in results
         if r.chaos <= best.chaos and r.coherence >= best.coherence
     ]
-    trusted = [codecs.lookup(e).name for e in TRUSTED_ENCODINGS]
     candidates = [e for e in trusted if e in tied]
     return candidates[0] if candidates else ""
 
