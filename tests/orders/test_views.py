@@ -320,3 +320,24 @@ def test_caller_page_not_found_offers_to_create(client_for, operator_user, users
         "/customers/new/" not in analyst.get("/orders/caller/?phone=89030000001").content.decode()
     )
     assert AuditEvent.objects.filter(action=AuditAction.VIEW).count() == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/orders/", {"status": "lost"}),
+        ("/orders/", {"manager": "999999"}),
+        ("/orders/", {"sort": "price"}),
+        ("/orders/mine/", {"status": "lost"}),
+    ],
+)
+def test_an_invalid_filter_shows_its_error_and_no_orders(client_for, admin_user, path, params):
+    customer = factories.make_customer(last_name="Заказов")
+    order = make_order(customer, number="A-77", manager_id=admin_user.pk)
+    assert Order.objects.filter(pk=order.pk, manager=admin_user).exists()
+    response = client_for(admin_user).get(path, params)
+    assert response.status_code == 200
+    assert response.context["page"].rows == []
+    body = response.content.decode()
+    assert "No orders are shown: some filters are not valid." in body
+    assert "A-77" not in body and "/export/" not in body

@@ -2,6 +2,8 @@
 
 A plain Django form rather than django-filter: the predicates must stay index-friendly (see
 selectors.customer_list), so the form only parses and validates, and the selector builds SQL.
+An invalid value is an error, never dropped: a dropped filter widens the list (or an export)
+to the whole base.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -98,10 +101,16 @@ class CustomerFilterSet(BootstrapMixin, forms.Form):
         self.fields["manager"].choices = _with_any([(NO_MANAGER, _("— no manager —")), *managers])
 
     def params(self) -> CustomerListParams:
-        """The valid part of the input; an invalid filter is dropped rather than failing."""
-        self.is_valid()
-        cleaned = getattr(self, "cleaned_data", {})  # an unbound form has none
-        data = {k: v for k, v in cleaned.items() if k not in self.errors}
+        """The search and filters asked for; no filters for an unbound form.
+
+        Raises ValidationError (field -> messages) when any value is not valid: callers check
+        is_valid() first and show or return the errors (400 in the API).
+        """
+        if not self.is_bound:
+            return CustomerListParams()
+        if not self.is_valid():
+            raise ValidationError(self.errors.as_data())
+        data = self.cleaned_data
         return CustomerListParams(
             q=data.get("q") or "",
             tag=data.get("tag"),

@@ -20,6 +20,7 @@ from clientbase.accounts.permissions import Perm, requires, user_has
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import ConflictError, DomainError, DuplicateWarning
+from clientbase.core.pagination import Page
 from clientbase.core.templatetags.clientbase_ui import field_label
 from clientbase.customers import selectors, services
 from clientbase.customers.choices import (
@@ -66,28 +67,41 @@ def _card_url(customer_id: int) -> str:
 # ---------------------------------------------------------------- list, search, bulk actions
 
 
+def _audit_search(
+    request: HttpRequest, params: selectors.CustomerListParams, *, results_on_page: int
+) -> None:
+    query = selectors.interpret_query(params.q)
+    if query is None:
+        return
+    extra: dict[str, Any] = {
+        "query_kind": query.kind,
+        "filters": params.filters(),
+        "sort": params.sort,
+        "results_on_page": results_on_page,
+    }
+    # Phones and e-mails are personal data: the log keeps what kind of query it was only.
+    if query.kind not in selectors.CONTACT_KINDS:
+        extra["query"] = query.value
+    audit.record_access(
+        action=AuditAction.SEARCH, actor=request.user, object_type=CUSTOMER_TYPE, extra=extra
+    )
+
+
 @requires(Perm.CUSTOMER_VIEW)
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
     filterset = CustomerFilterSet(request.GET)
-    params = filterset.params()
-    page = selectors.customer_page(
-        params, after=request.GET.get("after", ""), before=request.GET.get("before", "")
-    )
-    query = selectors.interpret_query(params.q)
-    if query is not None:
-        extra: dict[str, Any] = {
-            "query_kind": query.kind,
-            "filters": params.filters(),
-            "sort": params.sort,
-            "results_on_page": len(page.rows),
-        }
-        # Phones and e-mails are personal data: the log keeps what kind of query it was only.
-        if query.kind not in selectors.CONTACT_KINDS:
-            extra["query"] = query.value
-        audit.record_access(
-            action=AuditAction.SEARCH, actor=request.user, object_type=CUSTOMER_TYPE, extra=extra
+    if not filterset.is_valid():
+        # Never the whole base for a filter that was not understood: the table says what
+        # to fix and shows nobody.
+        params = selectors.CustomerListParams()
+        page: Page[Customer] = Page()
+    else:
+        params = filterset.params()
+        page = selectors.customer_page(
+            params, after=request.GET.get("after", ""), before=request.GET.get("before", "")
         )
+        _audit_search(request, params, results_on_page=len(page.rows))
     context = {
         "filterset": filterset,
         "page": page,

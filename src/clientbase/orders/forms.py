@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from clientbase.orders import selectors
@@ -57,7 +58,10 @@ class OrderFilterForm(forms.Form):
             del self.fields["manager"]
 
     def params(self) -> selectors.OrderListParams:
-        data = self.cleaned_data if self.is_valid() else {}
+        """The filters asked for; ValidationError when any is not valid (never "all orders")."""
+        if not self.is_valid():
+            raise ValidationError(self.errors.as_data())
+        data = self.cleaned_data
         return selectors.OrderListParams(
             status=data.get("status", ""),
             manager=data.get("manager", ""),

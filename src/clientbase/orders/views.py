@@ -15,6 +15,7 @@ from clientbase.accounts.permissions import LOGIN, Perm, requires, user_has
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import DomainError
+from clientbase.core.pagination import Page
 from clientbase.orders import selectors, services
 from clientbase.orders.forms import (
     ManagerCapacityForm,
@@ -32,14 +33,16 @@ def _order_url(order_id: int) -> str:
 
 
 def _list_page(request: HttpRequest, form: OrderFilterForm, mine: bool) -> HttpResponse:
-    params = form.params()
-    if mine:
-        params = selectors.OrderListParams(
-            status=params.status, manager=str(request.user.pk), sort=params.sort
+    page: Page[Order] = Page()  # an invalid filter shows its error and no orders, never all
+    if form.is_valid():
+        params = form.params()
+        if mine:
+            params = selectors.OrderListParams(
+                status=params.status, manager=str(request.user.pk), sort=params.sort
+            )
+        page = selectors.order_page(
+            params, after=request.GET.get("after", ""), before=request.GET.get("before", "")
         )
-    page = selectors.order_page(
-        params, after=request.GET.get("after", ""), before=request.GET.get("before", "")
-    )
     context = {"form": form, "page": page, "mine": mine}
     template = "orders/list.html"
     if getattr(request, "htmx", False) and request.headers.get("HX-Target") == "order-table":

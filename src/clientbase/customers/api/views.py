@@ -15,9 +15,15 @@ from rest_framework.views import APIView
 
 from clientbase.accounts.permissions import API, Scope
 from clientbase.core import audit
-from clientbase.core.api.errors import error_body
+from clientbase.core.api.errors import error_body, reject_unknown_params
 from clientbase.core.api.idempotency import IdempotentMixin
-from clientbase.core.api.pagination import CURSOR, cursor_links, cursor_positions, paginated
+from clientbase.core.api.pagination import (
+    CURSOR,
+    CURSOR_PARAM,
+    cursor_links,
+    cursor_positions,
+    paginated,
+)
 from clientbase.core.api.schema import IDEMPOTENCY_KEY, error_responses
 from clientbase.core.choices import AuditAction
 from clientbase.core.pagination import keyset_page
@@ -112,6 +118,8 @@ class CustomerListView(IdempotentMixin, APIView):
         responses={200: CustomerPage, **error_responses()},
     )
     def get(self, request: Request) -> Response:
+        reject_unknown_params(request, [*CustomerFilterSet.base_fields, CURSOR_PARAM])
+        # An invalid filter raises ValidationError: 400 validation_error, never the whole base.
         params = CustomerFilterSet(request.query_params).params()
         after, before = cursor_positions(request)
         page = selectors.customer_page(params, after=after, before=before)
