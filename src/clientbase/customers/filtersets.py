@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -19,6 +20,7 @@ from clientbase.accounts.models import User
 from clientbase.core.forms import BootstrapMixin
 from clientbase.customers.choices import CustomerKind, CustomerStatus
 from clientbase.customers.models import Tag
+from clientbase.customers.normalize import normalize_city
 from clientbase.customers.selectors import DEFAULT_SORT, NO_MANAGER, CustomerListParams
 
 MONTHS = [
@@ -60,7 +62,25 @@ class CustomerFilterSet(BootstrapMixin, forms.Form):
         ),
     )
     tag = forms.TypedChoiceField(label=_("Tag"), required=False, coerce=int, empty_value=None)
-    city = forms.CharField(label=_("City"), required=False, max_length=100)
+    city = forms.CharField(
+        label=_("City"),
+        required=False,
+        max_length=100,
+        # The known cities are offered as the user types (views.city_suggestions).
+        widget=forms.TextInput(
+            attrs={
+                "list": "city-options",
+                "autocomplete": "off",
+                "hx-get": reverse_lazy("customers:cities"),
+                "hx-trigger": "input changed delay:250ms, focus once",
+                "hx-target": "#city-options",
+                "hx-swap": "innerHTML",
+                "hx-push-url": "false",
+                "hx-sync": "this:replace",
+                "hx-indicator": "this",
+            }
+        ),
+    )
     kind = forms.ChoiceField(
         label=_("Kind"), required=False, choices=_with_any(CustomerKind.choices)
     )
@@ -100,6 +120,10 @@ class CustomerFilterSet(BootstrapMixin, forms.Form):
         ]
         self.fields["manager"].choices = _with_any([(NO_MANAGER, _("— no manager —")), *managers])
 
+    def clean_city(self) -> str:
+        # Cities are stored in one form (normalize_city): "москва" finds "Москва" by "=".
+        return normalize_city(self.cleaned_data.get("city") or "")
+
     def params(self) -> CustomerListParams:
         """The search and filters asked for; no filters for an unbound form.
 
@@ -114,7 +138,7 @@ class CustomerFilterSet(BootstrapMixin, forms.Form):
         return CustomerListParams(
             q=data.get("q") or "",
             tag=data.get("tag"),
-            city=(data.get("city") or "").strip(),
+            city=data.get("city") or "",
             kind=data.get("kind") or "",
             status=data.get("status") or "",
             manager=data.get("manager") or "",

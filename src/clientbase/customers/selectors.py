@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from clientbase.core.pagination import Page, keyset_page
@@ -17,7 +18,12 @@ from clientbase.customers.models import (
     Tag,
     TimelineEvent,
 )
-from clientbase.customers.normalize import search_key, try_normalize_email, try_normalize_phone
+from clientbase.customers.normalize import (
+    normalize_city,
+    search_key,
+    try_normalize_email,
+    try_normalize_phone,
+)
 
 # Every sort is a column plus the id, both covered by an index (see Customer.Meta.indexes),
 # so a page is an index range scan whatever the size of the base.
@@ -176,6 +182,36 @@ def customer_page(
     order = SORTS.get(params.sort, SORTS[DEFAULT_SORT])
     queryset = customer_list(params).prefetch_related("tags")
     return keyset_page(queryset, order=order, size=size, after=after, before=before)
+
+
+CITY_SUGGESTIONS = 20
+
+
+def known_cities(typed: str, *, limit: int = CITY_SUGGESTIONS) -> list[str]:
+    """Up to `limit` distinct customer cities starting with what was typed, in order.
+
+    A loose index scan of the city index: each step asks for the least city above the previous
+    one, so the cost is `limit` index seeks however many customers live in Москва (a DISTINCT
+    would read every one of them).
+    """
+    prefix = normalize_city(typed)
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    city = connection.ops.quote_name("city")
+    # Only quoted identifiers are formatted into the statement; values are parameters.
+    sql = f"""
+        WITH RECURSIVE found(name, n) AS (
+            SELECT MIN({city}), 1 FROM {table} WHERE {city} > %s AND {city} >= %s AND {city} < %s
+            UNION ALL
+            SELECT (SELECT MIN({city}) FROM {table} WHERE {city} > found.name AND {city} < %s),
+                   found.n + 1
+            FROM found WHERE found.name IS NOT NULL AND found.n < %s
+        )
+        SELECT name FROM found WHERE name IS NOT NULL
+    """  # noqa: S608
+    top = prefix + _TOP
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ["", prefix, top, top, limit])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def tags_with_counts() -> QuerySet[Tag]:

@@ -45,6 +45,7 @@ from clientbase.orders import selectors as order_selectors
 from clientbase.orders.choices import OrderStatus
 
 CUSTOMER_TYPE = Customer._meta.label_lower
+CITY_MAX_LENGTH = Customer._meta.get_field("city").max_length
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -115,6 +116,15 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
+
+
+@requires(Perm.CUSTOMER_VIEW)
+@require_GET
+def city_suggestions(request: HttpRequest) -> HttpResponse:
+    """The known cities starting with what is typed: <option>s for the filter's datalist."""
+    typed = request.GET.get("city", "")
+    cities = selectors.known_cities(typed) if len(typed) <= CITY_MAX_LENGTH else []
+    return render(request, "customers/_city_options.html", {"cities": cities})
 
 
 @requires(Perm.CUSTOMER_BULK)
