@@ -186,7 +186,7 @@ def search_key(*parts: str) -> str:
 
 _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-"))
 _SPACED_HYPHEN = re.compile(r"\s*-\s*")
-# "г. Москва", "г Москва", "гор. Москва", "город Москва"; "Москва г." as KLADR-style exports write it.
+# "г. Москва", "г Москва", "гор. Москва", "город Москва"; "Москва г." as KLADR exports write it.
 _CITY_PREFIX = re.compile(r"^(?:г\.|г\s|гор\.|город\s)\s*", re.IGNORECASE)
 _CITY_SUFFIX = re.compile(r"\s+г\.?$", re.IGNORECASE)
 # Inner words of compound names that stay lower-case: Ростов-на-Дону, Рио-де-Жанейро,
