@@ -66,3 +66,20 @@ def test_order_list_refuses_an_unknown_parameter(full_api, make_customer):
     error = error_of(full_api.get("/api/v1/orders/", {"customer": "abc"}))
     assert list(error["details"]) == ["customer"]
     assert full_api.get("/api/v1/orders/", {"customer": "1"}).status_code == 200
+
+
+def test_customer_list_finds_a_phone_end_and_sorts_by_city(full_api, make_customer):
+    make_customer(last_name="Аверин", city="Москва", phones=["+79161234567"])
+    make_customer(last_name="Борисов", city="Казань", phones=["+79037774567"])
+    make_customer(last_name="Волков", city="москва", phones=["+79165554321"])
+
+    def names(**params: Any) -> list[str]:
+        response = full_api.get("/api/v1/customers/", params)
+        assert response.status_code == 200, response.content
+        return [c["display_name"].split()[0] for c in response.json()["results"]]
+
+    assert names(q="45-67") == ["Аверин", "Борисов"]
+    assert names(sort="city") == ["Борисов", "Аверин", "Волков"]
+    assert names(sort="-city") == ["Волков", "Аверин", "Борисов"]
+    assert names(sort="-name") == ["Волков", "Борисов", "Аверин"]
+    assert names(city="МОСКВА") == ["Аверин", "Волков"]

@@ -37,8 +37,12 @@ MONTHS = [
     (11, _("November")),
     (12, _("December")),
 ]
+# Every key of selectors.SORTS; the list's column headers switch between them.
 SORT_CHOICES = [
     ("name", pgettext_lazy("sort order", "Name")),
+    ("-name", pgettext_lazy("sort order", "Name, Z to A")),
+    ("city", pgettext_lazy("sort order", "City")),
+    ("-city", pgettext_lazy("sort order", "City, Z to A")),
     ("newest", _("Newest first")),
     ("oldest", _("Oldest first")),
 ]

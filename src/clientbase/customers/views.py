@@ -88,10 +88,32 @@ def _audit_search(
     )
 
 
+# Sortable columns: (ascending sort, descending sort, the first click's sort).
+SORTABLE_COLUMNS = {
+    "name": ("name", "-name", "name"),
+    "city": ("city", "-city", "city"),
+    "added": ("oldest", "newest", "newest"),
+}
+
+
+def _sort_headers(current: str) -> dict[str, dict[str, str]]:
+    """Per sortable column: the sort a click asks for and the column's aria-sort now."""
+    headers = {}
+    for column, (ascending, descending, first) in SORTABLE_COLUMNS.items():
+        if current == ascending:
+            headers[column] = {"sort": descending, "aria": "ascending"}
+        elif current == descending:
+            headers[column] = {"sort": ascending, "aria": "descending"}
+        else:
+            headers[column] = {"sort": first, "aria": ""}
+    return headers
+
+
 @requires(Perm.CUSTOMER_VIEW)
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
     filterset = CustomerFilterSet(request.GET)
+    email_start_too_common = False
     if not filterset.is_valid():
         # Never the whole base for a filter that was not understood: the table says what
         # to fix and shows nobody.
@@ -103,16 +125,21 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             params, after=request.GET.get("after", ""), before=request.GET.get("before", "")
         )
         _audit_search(request, params, results_on_page=len(page.rows))
+        query = selectors.interpret_query(params.q)
+        email_start_too_common = selectors.email_start_too_common(query)
     context = {
         "filterset": filterset,
         "page": page,
         "params": params,
+        "headers": _sort_headers(params.sort),
+        "email_start_too_common": email_start_too_common,
         "bulk_form": BulkActionForm(),
         "tags": Tag.objects.order_by("name"),
     }
     template = "customers/list.html"
     if _is_htmx(request) and request.headers.get("HX-Target") == "customer-table":
         template = "customers/_list_table.html"
+        context["partial"] = True
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
