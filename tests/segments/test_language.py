@@ -10,8 +10,8 @@ from django.db.models import Q
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clientbase.customers.normalize import normalize_city
 from clientbase.customers.models import Customer
+from clientbase.customers.normalize import normalize_city
 from clientbase.segments.language import (
     FIELDS,
     And,
