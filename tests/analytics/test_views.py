@@ -76,8 +76,9 @@ def test_list_shows_importance_without_extra_queries_and_filters_by_cell(client_
     assert {c.pk for c in response.context["page"].rows} == {customers[0].pk, customers[1].pk}
     response = client.get("/customers/", {"r": 1})
     assert [c.pk for c in response.context["page"].rows] == [customers[2].pk]
-    response = client.get("/customers/", {"r": 9})  # not a score: ignored, with a warning
-    assert len(response.context["page"].rows) == 5
+    response = client.get("/customers/", {"r": 9})  # not a score: an error, and nobody shown
+    assert response.context["page"].rows == []
+    assert response.context["filterset"].errors["r"]
 
 
 def test_lookup_and_card_api_carry_importance():

@@ -102,3 +102,23 @@ def test_browser_has_no_way_to_change_rows(client_for, admin_user):
     response = client.post("/audit/", {"id": 1})
     assert response.status_code == 405
     assert AuditEvent.objects.count() == count
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date_from": "2026-13-40"},
+        {"action": "explode"},
+        {"actor": "999999"},
+        {"object_id": "9" * 65},
+    ],
+)
+def test_an_invalid_filter_shows_its_error_and_no_events(client_for, admin_user, params):
+    factories.make_customer(last_name="Журналов")
+    assert AuditEvent.objects.exists()
+    response = client_for(admin_user).get("/audit/", params)
+    assert response.status_code == 200
+    assert response.context["page"].rows == []
+    body = response.content.decode()
+    assert "No events are shown: some filters are not valid." in body
+    assert "Журналов" not in body

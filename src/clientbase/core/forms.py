@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from clientbase.accounts.models import User
@@ -99,10 +100,10 @@ class AuditFilterForm(BootstrapMixin, forms.Form):
     object_types = OBJECT_TYPES
 
     def filters(self) -> dict[str, Any]:
-        """The valid filters; an invalid one is ignored (and shown as an error)."""
-        self.is_valid()
-        cleaned = getattr(self, "cleaned_data", {})  # an unbound form has none
-        data = {k: v for k, v in cleaned.items() if k not in self.errors}
+        """The filters asked for; ValidationError when any is not valid (never "every event")."""
+        if not self.is_valid():
+            raise ValidationError(self.errors.as_data())
+        data = self.cleaned_data
         result: dict[str, Any] = {}
         for name in ("actor", "action", "object_type", "object_id", "request_id"):
             value = data.get(name)

@@ -53,13 +53,16 @@ def _decode(cursor: str, model: type[models.Model], names: Sequence[str]) -> lis
 def _after(names: Sequence[str], values: Sequence[Any], descending: bool) -> Q:
     """Rows strictly after the cursor in the given order.
 
-    Written as `a >= x AND (a > x OR id > y)` rather than the plain OR form: the first term
-    gives the database an index range to start from, so deep pages stay as cheap as the first.
+    Written as `a >= x AND (a > x OR <the rest after>)` rather than the plain OR form: the first
+    term gives the database an index range to start from, so deep pages stay as cheap as the
+    first. The last name is the unique tie-breaker.
     """
-    (first, tie), (first_value, tie_value) = names, values
     op = "lt" if descending else "gt"
+    (first, *rest), (first_value, *rest_values) = names, values
+    if not rest:
+        return Q(**{f"{first}__{op}": first_value})
     return Q(**{f"{first}__{op}e": first_value}) & (
-        Q(**{f"{first}__{op}": first_value}) | Q(**{f"{tie}__{op}": tie_value})
+        Q(**{f"{first}__{op}": first_value}) | _after(rest, rest_values, descending)
     )
 
 
@@ -71,14 +74,16 @@ def keyset_page(
     after: str = "",
     before: str = "",
 ) -> Page[ModelT]:
-    """One page of `queryset` in `order` (a column plus the primary key, same direction).
+    """One page of `queryset` in `order` (columns ending with the primary key, one direction).
 
     Fetches size + 1 rows: the extra row tells whether a further page exists, which is all
     previous/next links need. `after` and `before` are cursors taken from an earlier page.
     """
-    if len(order) != 2:
-        raise ValueError("order must name one column and a tie-breaker")
+    if len(order) < 2:
+        raise ValueError("order must name a column and a tie-breaker")
     descending = order[0].startswith("-")
+    if any(o.startswith("-") != descending for o in order):
+        raise ValueError("every column of order must go in the same direction")
     names = [o.lstrip("-") for o in order]
     model = queryset.model
     reverse_order = [n if descending else f"-{n}" for n in names]

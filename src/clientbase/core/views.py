@@ -15,6 +15,8 @@ from django.views.decorators.http import require_GET
 from clientbase.accounts.permissions import PUBLIC, Perm, requires
 from clientbase.core import selectors
 from clientbase.core.forms import AuditFilterForm
+from clientbase.core.models import AuditEvent
+from clientbase.core.pagination import Page
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +52,11 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def audit_list(request: HttpRequest) -> HttpResponse:
     """The audit log, newest first; read-only by design (no view changes or deletes rows)."""
     form = AuditFilterForm(request.GET)
-    page = selectors.audit_page(
-        form.filters(), after=request.GET.get("after", ""), before=request.GET.get("before", "")
-    )
+    page: Page[AuditEvent] = Page()  # an invalid filter shows its error and no events, never all
+    if form.is_valid():
+        page = selectors.audit_page(
+            form.filters(), after=request.GET.get("after", ""), before=request.GET.get("before", "")
+        )
     template = "core/audit_list.html"
     if getattr(request, "htmx", False) and request.headers.get("HX-Target") == "audit-table":
         template = "core/_audit_table.html"

@@ -2,6 +2,8 @@
 
 A plain Django form rather than django-filter: the predicates must stay index-friendly (see
 selectors.customer_list), so the form only parses and validates, and the selector builds SQL.
+An invalid value is an error, never dropped: a dropped filter widens the list (or an export)
+to the whole base.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -16,6 +20,7 @@ from clientbase.accounts.models import User
 from clientbase.core.forms import BootstrapMixin
 from clientbase.customers.choices import CustomerKind, CustomerStatus
 from clientbase.customers.models import Tag
+from clientbase.customers.normalize import normalize_city
 from clientbase.customers.selectors import DEFAULT_SORT, NO_MANAGER, CustomerListParams
 
 MONTHS = [
@@ -32,8 +37,12 @@ MONTHS = [
     (11, _("November")),
     (12, _("December")),
 ]
+# Every key of selectors.SORTS; the list's column headers switch between them.
 SORT_CHOICES = [
     ("name", pgettext_lazy("sort order", "Name")),
+    ("-name", pgettext_lazy("sort order", "Name, Z to A")),
+    ("city", pgettext_lazy("sort order", "City")),
+    ("-city", pgettext_lazy("sort order", "City, Z to A")),
     ("newest", _("Newest first")),
     ("oldest", _("Oldest first")),
 ]
@@ -57,7 +66,25 @@ class CustomerFilterSet(BootstrapMixin, forms.Form):
         ),
     )
     tag = forms.TypedChoiceField(label=_("Tag"), required=False, coerce=int, empty_value=None)
-    city = forms.CharField(label=_("City"), required=False, max_length=100)
+    city = forms.CharField(
+        label=_("City"),
+        required=False,
+        max_length=100,
+        # The known cities are offered as the user types (views.city_suggestions).
+        widget=forms.TextInput(
+            attrs={
+                "list": "city-options",
+                "autocomplete": "off",
+                "hx-get": reverse_lazy("customers:cities"),
+                "hx-trigger": "input changed delay:250ms, focus once",
+                "hx-target": "#city-options",
+                "hx-swap": "innerHTML",
+                "hx-push-url": "false",
+                "hx-sync": "this:replace",
+                "hx-indicator": "this",
+            }
+        ),
+    )
     kind = forms.ChoiceField(
         label=_("Kind"), required=False, choices=_with_any(CustomerKind.choices)
     )
@@ -97,15 +124,25 @@ class CustomerFilterSet(BootstrapMixin, forms.Form):
         ]
         self.fields["manager"].choices = _with_any([(NO_MANAGER, _("— no manager —")), *managers])
 
+    def clean_city(self) -> str:
+        # Cities are stored in one form (normalize_city): "москва" finds "Москва" by "=".
+        return normalize_city(self.cleaned_data.get("city") or "")
+
     def params(self) -> CustomerListParams:
-        """The valid part of the input; an invalid filter is dropped rather than failing."""
-        self.is_valid()
-        cleaned = getattr(self, "cleaned_data", {})  # an unbound form has none
-        data = {k: v for k, v in cleaned.items() if k not in self.errors}
+        """The search and filters asked for; no filters for an unbound form.
+
+        Raises ValidationError (field -> messages) when any value is not valid: callers check
+        is_valid() first and show or return the errors (400 in the API).
+        """
+        if not self.is_bound:
+            return CustomerListParams()
+        if not self.is_valid():
+            raise ValidationError(self.errors.as_data())
+        data = self.cleaned_data
         return CustomerListParams(
             q=data.get("q") or "",
             tag=data.get("tag"),
-            city=(data.get("city") or "").strip(),
+            city=data.get("city") or "",
             kind=data.get("kind") or "",
             status=data.get("status") or "",
             manager=data.get("manager") or "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -185,3 +186,60 @@ def search_key(*parts: str) -> str:
     """Lower-case, ё->е, single-spaced: the form names are stored and searched in."""
     text = " ".join(p for p in parts if p)
     return " ".join(text.translate(_YO).casefold().split())
+
+
+# --- city names ----------------------------------------------------------------------------
+
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-"))
+_SPACED_HYPHEN = re.compile(r"\s*-\s*")
+# "г. Москва", "г Москва", "гор. Москва", "город Москва"; "Москва г." as KLADR exports write it.
+_CITY_PREFIX = re.compile(r"^(?:г\.|г\s|гор\.|город\s)\s*", re.IGNORECASE)
+_CITY_SUFFIX = re.compile(r"\s+г\.?$", re.IGNORECASE)
+# Inner words of compound names that stay lower-case: Ростов-на-Дону, Рио-де-Жанейро,
+# Frankfurt am Main, Stratford-upon-Avon.
+_CITY_PARTICLES = frozenset(
+    {"на", "над", "под", "де", "да", "ди", "дель", "ла", "ле", "дю", "ам", "эль"}
+    | {"am", "an", "de", "del", "der", "di", "du", "la", "le", "les", "on", "upon", "sur", "im"}
+)
+# A leading settlement type other than "город" is part of the name and stays lower-case:
+# "пгт Правдинский", "с. Ивановка", "посёлок Октябрьский".
+_SETTLEMENT_TYPES = frozenset(
+    {"пгт", "рп", "пос.", "п.", "с.", "д.", "дер.", "ст-ца", "х.", "аул"}
+    | {"село", "деревня", "посёлок", "поселок", "станица", "хутор"}
+)
+
+
+def _capitalised(word: str) -> str:
+    for i, char in enumerate(word):
+        if char.isalpha():
+            return word[:i] + char.upper() + word[i + 1 :]
+    return word
+
+
+def normalize_city(raw: str | None) -> str:
+    """The one stored form of a city name, whatever the case and spacing it was typed in.
+
+    Trims and collapses spaces, writes dashes as "-" without spaces around them, drops the
+    "город" designator ("г. Москва", "Москва г." -> "Москва"), lower-cases everything and then
+    capitalises each word and each part of a hyphenated word, except the inner particles
+    ("ростов-на-дону" -> "Ростов-на-Дону") and a leading settlement type ("с. Ивановка").
+    "ё" is kept as written. Idempotent, so stored and queried values compare with "=".
+    """
+    text = " ".join(unicodedata.normalize("NFC", str(raw or "")).translate(_DASHES).split())
+    text = _SPACED_HYPHEN.sub("-", text).strip(" ,;")
+    shorter = _CITY_SUFFIX.sub("", _CITY_PREFIX.sub("", text)).strip(" ,;")
+    text = (shorter or text).lower()
+    words = text.split(" ")
+    out = []
+    for index, word in enumerate(words):
+        if index == 0 and len(words) > 1 and word in _SETTLEMENT_TYPES:
+            out.append(word)
+            continue
+        parts = word.split("-")
+        out.append(
+            "-".join(
+                p if (index or i) and p in _CITY_PARTICLES else _capitalised(p)
+                for i, p in enumerate(parts)
+            )
+        )
+    return " ".join(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -50,6 +50,7 @@ from clientbase.customers.models import (
     TimelineEvent,
 )
 from clientbase.customers.normalize import (
+    normalize_city,
     normalize_email,
     normalize_phone,
     search_key,
@@ -491,10 +492,14 @@ def _clean_addresses(addresses: Sequence[AddressInput]) -> list[AddressInput]:
 
 
 def _sync_addresses(customer: Customer, addresses: Sequence[AddressInput]) -> None:
-    rows = _one_flagged(_clean_addresses(addresses), "is_default")
+    # One stored form per city ("москва" -> "Москва"): filters and segments compare with "=".
+    rows = [
+        replace(a, city=normalize_city(a.city)[:100])
+        for a in _one_flagged(_clean_addresses(addresses), "is_default")
+    ]
     Address.objects.filter(customer=customer).delete()
     Address.objects.bulk_create([Address(customer=customer, **a.__dict__) for a in rows])
-    customer.city = next((a.city.strip() for a in rows if a.is_default), "")[:100]
+    customer.city = next((a.city for a in rows if a.is_default), "")
 
 
 def _tags_by_name(names: Iterable[str]) -> list[Tag]:

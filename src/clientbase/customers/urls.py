@@ -9,6 +9,7 @@ app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
     path("bulk/", views.customer_bulk, name="bulk"),
+    path("cities/", views.city_suggestions, name="cities"),
     path("new/", views.customer_create, name="create"),
     path("<int:pk>/", views.customer_detail, name="detail"),
     path("<int:pk>/edit/", views.customer_edit, name="edit"),

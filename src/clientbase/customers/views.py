@@ -20,6 +20,7 @@ from clientbase.accounts.permissions import Perm, requires, user_has
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import ConflictError, DomainError, DuplicateWarning
+from clientbase.core.pagination import Page
 from clientbase.core.templatetags.clientbase_ui import field_label
 from clientbase.customers import selectors, services
 from clientbase.customers.choices import (
@@ -44,6 +45,7 @@ from clientbase.orders import selectors as order_selectors
 from clientbase.orders.choices import OrderStatus
 
 CUSTOMER_TYPE = Customer._meta.label_lower
+CITY_MAX_LENGTH = Customer._meta.get_field("city").max_length
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -66,41 +68,90 @@ def _card_url(customer_id: int) -> str:
 # ---------------------------------------------------------------- list, search, bulk actions
 
 
+def _audit_search(
+    request: HttpRequest, params: selectors.CustomerListParams, *, results_on_page: int
+) -> None:
+    query = selectors.interpret_query(params.q)
+    if query is None:
+        return
+    extra: dict[str, Any] = {
+        "query_kind": query.kind,
+        "filters": params.filters(),
+        "sort": params.sort,
+        "results_on_page": results_on_page,
+    }
+    # Phones and e-mails are personal data: the log keeps what kind of query it was only.
+    if query.kind not in selectors.CONTACT_KINDS:
+        extra["query"] = query.value
+    audit.record_access(
+        action=AuditAction.SEARCH, actor=request.user, object_type=CUSTOMER_TYPE, extra=extra
+    )
+
+
+# Sortable columns: (ascending sort, descending sort, the first click's sort).
+SORTABLE_COLUMNS = {
+    "name": ("name", "-name", "name"),
+    "city": ("city", "-city", "city"),
+    "added": ("oldest", "newest", "newest"),
+}
+
+
+def _sort_headers(current: str) -> dict[str, dict[str, str]]:
+    """Per sortable column: the sort a click asks for and the column's aria-sort now."""
+    headers = {}
+    for column, (ascending, descending, first) in SORTABLE_COLUMNS.items():
+        if current == ascending:
+            headers[column] = {"sort": descending, "aria": "ascending"}
+        elif current == descending:
+            headers[column] = {"sort": ascending, "aria": "descending"}
+        else:
+            headers[column] = {"sort": first, "aria": ""}
+    return headers
+
+
 @requires(Perm.CUSTOMER_VIEW)
 @require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
     filterset = CustomerFilterSet(request.GET)
-    params = filterset.params()
-    page = selectors.customer_page(
-        params, after=request.GET.get("after", ""), before=request.GET.get("before", "")
-    )
-    query = selectors.interpret_query(params.q)
-    if query is not None:
-        extra: dict[str, Any] = {
-            "query_kind": query.kind,
-            "filters": params.filters(),
-            "sort": params.sort,
-            "results_on_page": len(page.rows),
-        }
-        # Phones and e-mails are personal data: the log keeps what kind of query it was only.
-        if query.kind not in selectors.CONTACT_KINDS:
-            extra["query"] = query.value
-        audit.record_access(
-            action=AuditAction.SEARCH, actor=request.user, object_type=CUSTOMER_TYPE, extra=extra
+    email_start_too_common = False
+    if not filterset.is_valid():
+        # Never the whole base for a filter that was not understood: the table says what
+        # to fix and shows nobody.
+        params = selectors.CustomerListParams()
+        page: Page[Customer] = Page()
+    else:
+        params = filterset.params()
+        page = selectors.customer_page(
+            params, after=request.GET.get("after", ""), before=request.GET.get("before", "")
         )
+        _audit_search(request, params, results_on_page=len(page.rows))
+        query = selectors.interpret_query(params.q)
+        email_start_too_common = selectors.email_start_too_common(query)
     context = {
         "filterset": filterset,
         "page": page,
         "params": params,
+        "headers": _sort_headers(params.sort),
+        "email_start_too_common": email_start_too_common,
         "bulk_form": BulkActionForm(),
         "tags": Tag.objects.order_by("name"),
     }
     template = "customers/list.html"
     if _is_htmx(request) and request.headers.get("HX-Target") == "customer-table":
         template = "customers/_list_table.html"
+        context["partial"] = True
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
+
+
+@requires(Perm.CUSTOMER_VIEW)
+@require_GET
+def city_suggestions(request: HttpRequest) -> HttpResponse:
+    """The known cities starting with what is typed: <option>s for the filter's datalist."""
+    typed = request.GET.get("city", "")
+    cities = selectors.known_cities(typed) if len(typed) <= CITY_MAX_LENGTH else []
+    return render(request, "customers/_city_options.html", {"cities": cities})
 
 
 @requires(Perm.CUSTOMER_BULK)

@@ -341,11 +341,20 @@ def _text(column: pl.Series, field: catalogue.TargetField) -> tuple[pl.Series, p
         value = _drop_placeholders(text)
     else:
         value = _collapsed(column)
+    if field.key == "city":
+        value = _cities(value)
     if not field.max_length:
         return value, _nulls(len(value), _S)
     error = _error_if(value.str.len_chars() > field.max_length, _too_long(field.max_length))
     # A value that does not fit is left out, never cut (a lenient import keeps the row).
     return pl.select(pl.when(error.is_null()).then(value)).to_series().cast(_S), error
+
+
+def _cities(text: pl.Series) -> pl.Series:
+    """The stored form of each city (customers.normalize.normalize_city), once per distinct name."""
+    distinct = text.drop_nulls().unique().to_list()
+    canonical = {c: reference.normalize_city(c) for c in distinct}
+    return text.replace_strict(canonical, default=None, return_dtype=_S) if canonical else text
 
 
 # --- names ---------------------------------------------------------------------------------

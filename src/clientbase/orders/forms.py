@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from clientbase.core.forms import BootstrapMixin
@@ -123,7 +124,9 @@ class OrderFilterForm(BootstrapMixin, forms.Form):
         return found
 
     def params(self) -> selectors.OrderListParams:
-        """The filters of a valid form (call is_valid() first and show the errors if not)."""
+        """The filters asked for; ValidationError when any is not valid (never "all orders")."""
+        if not self.is_valid():
+            raise ValidationError(self.errors.as_data())
         data = self.cleaned_data
         return selectors.OrderListParams(
             q=data.get("q", "").strip(),

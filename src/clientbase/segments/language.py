@@ -24,6 +24,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from clientbase.customers.normalize import normalize_city
+
 MAX_LENGTH = 4000
 MAX_DEPTH = 30
 MAX_CONDITIONS = 100
@@ -1143,6 +1145,10 @@ class _Compiler:
             return self.compare(spec, node.op, values)
         if kind in ("date", "datetime"):
             return self.dates(spec.path, node.op, node.values[0], kind == "datetime", spec)
+        if node.field == "city":
+            # Cities are stored in one form: `city = "москва"` compares "Москва" with "=",
+            # which the city indexes answer.
+            return self.compare(spec, node.op, [normalize_city(v) for v in node.values])
         return self.compare(spec, node.op, list(node.values))
 
     def compare(self, spec: FieldSpec, op: str, values: list[Any]) -> Q:

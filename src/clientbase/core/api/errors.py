@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +28,23 @@ class PreconditionFailed(exceptions.APIException):
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": str(message), "details": details}}
+
+
+# Query parameters every endpoint accepts: DRF's renderer override.
+COMMON_QUERY_PARAMS = frozenset({"format"})
+
+
+def reject_unknown_params(request: Any, known: Iterable[str]) -> None:
+    """400 validation_error for a query parameter the endpoint does not take.
+
+    A misspelt filter (`?ctiy=...`) that were ignored would answer with every row instead.
+    """
+    allowed = COMMON_QUERY_PARAMS | set(known)
+    unknown = sorted(name for name in request.query_params if name not in allowed)
+    if unknown:
+        raise exceptions.ValidationError(
+            {name[:50]: [_("Unknown query parameter.")] for name in unknown[:20]}
+        )
 
 
 def _django_validation_details(exc: DjangoValidationError) -> Any:

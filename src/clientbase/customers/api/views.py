@@ -15,9 +15,15 @@ from rest_framework.views import APIView
 
 from clientbase.accounts.permissions import API, Scope
 from clientbase.core import audit
-from clientbase.core.api.errors import error_body
+from clientbase.core.api.errors import error_body, reject_unknown_params
 from clientbase.core.api.idempotency import IdempotentMixin
-from clientbase.core.api.pagination import CURSOR, cursor_links, cursor_positions, paginated
+from clientbase.core.api.pagination import (
+    CURSOR,
+    CURSOR_PARAM,
+    cursor_links,
+    cursor_positions,
+    paginated,
+)
 from clientbase.core.api.schema import IDEMPOTENCY_KEY, error_responses
 from clientbase.core.choices import AuditAction
 from clientbase.core.pagination import keyset_page
@@ -51,16 +57,28 @@ CustomerPage = paginated(CustomerListItemSerializer, "CustomerPage")
 CustomerOrderPage = paginated(OrderSerializer, "CustomerOrderPage")
 
 LIST_FILTERS = [
-    OpenApiParameter("q", str, description=_("Name, phone in any format, e-mail or INN.")),
+    OpenApiParameter(
+        "q",
+        str,
+        description=_(
+            "The start of a name, a phone in any format or its last 4 to 9 digits, an e-mail "
+            "or its start, or an INN."
+        ),
+    ),
     OpenApiParameter("tag", int, description=_("Tag id.")),
-    OpenApiParameter("city", str),
+    OpenApiParameter("city", str, description=_("Any case and spacing: “москва” finds “Москва”.")),
     OpenApiParameter("kind", str, enum=["person", "company"]),
     OpenApiParameter("status", str, enum=["active", "archived", "stoplisted"]),
     OpenApiParameter("manager", str, description=_("Manager's user id, or none.")),
     OpenApiParameter("birth_month", int, description=_("1 to 12.")),
     OpenApiParameter("r", int, description=_("R score of the analytics refresh, 1 to 5.")),
     OpenApiParameter("f", int, description=_("F score of the analytics refresh, 1 to 5.")),
-    OpenApiParameter("sort", str, enum=list(selectors.SORTS)),
+    OpenApiParameter(
+        "sort",
+        str,
+        enum=list(selectors.SORTS),
+        description=_("By name (the default), city (then name) or date added; - reverses."),
+    ),
     CURSOR,
 ]
 IF_MATCH = OpenApiParameter(
@@ -106,12 +124,15 @@ class CustomerListView(IdempotentMixin, APIView):
         summary=_("List customers"),
         description=_(
             "The same search and filters as the customer list in the UI; pages by cursor, "
-            "without a total count."
+            "without a total count. An invalid filter value or an unknown parameter is a 400 "
+            "validation_error, never the whole list."
         ),
         parameters=LIST_FILTERS,
         responses={200: CustomerPage, **error_responses()},
     )
     def get(self, request: Request) -> Response:
+        reject_unknown_params(request, [*CustomerFilterSet.base_fields, CURSOR_PARAM])
+        # An invalid filter raises ValidationError: 400 validation_error, never the whole base.
         params = CustomerFilterSet(request.query_params).params()
         after, before = cursor_positions(request)
         page = selectors.customer_page(params, after=after, before=before)

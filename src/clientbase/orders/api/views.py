@@ -13,8 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clientbase.accounts.permissions import API, Scope
+from clientbase.core.api.errors import reject_unknown_params
 from clientbase.core.api.idempotency import IdempotentMixin
-from clientbase.core.api.pagination import CURSOR, paginated
+from clientbase.core.api.pagination import CURSOR, CURSOR_PARAM, paginated
 from clientbase.core.api.schema import IDEMPOTENCY_KEY, error_responses
 from clientbase.customers.api.views import orders_page_response
 from clientbase.customers.models import Customer
@@ -60,6 +61,7 @@ class OrderListView(IdempotentMixin, APIView):
         responses={200: OrderPage, **error_responses()},
     )
     def get(self, request: Request) -> Response:
+        reject_unknown_params(request, [*OrderListQuerySerializer().fields, CURSOR_PARAM])
         query = OrderListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         orders = Order.objects.all()

@@ -135,7 +135,8 @@ class FastRows(Generic[M]):
     def __init__(self, model: type[M], *, using: str = "default"):
         self.model = model
         self.connection = connections[using]
-        fields = list(model._meta.concrete_fields)
+        # Generated columns are computed by the database and cannot be inserted.
+        fields = [f for f in model._meta.concrete_fields if not f.generated]
         self.attnames = [f.attname for f in fields]
         # Defaults computed once; JSON defaults are shared but never mutated, only replaced.
         self.defaults = {f.attname: f.get_default() for f in fields}
