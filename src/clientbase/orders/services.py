@@ -342,21 +342,26 @@ def _stats_compute(ids: Sequence[int]) -> dict[int, StatsRow]:
     return rows
 
 
+# The columns of CustomerStats that the orders decide, in the order _stats_compute gives them.
+STATS_FIELDS = (
+    "first_order_at",
+    "last_order_at",
+    "orders_count",
+    "delivered_count",
+    "revenue",
+    "average_order_value",
+    "refused_cod_count",
+    "last_refused_at",
+)
+
+
 def _stats_current(ids: Sequence[int]) -> dict[int, StatsRow]:
     """The stored statistics of the given customers, in the shape _stats_compute gives."""
     rows: dict[int, StatsRow] = {}
     for start in range(0, len(ids), STATS_CHUNK):
         chunk = ids[start : start + STATS_CHUNK]
         for stats in CustomerStats.objects.filter(customer_id__in=chunk).only(
-            "customer_id",
-            "first_order_at",
-            "last_order_at",
-            "orders_count",
-            "delivered_count",
-            "revenue",
-            "average_order_value",
-            "refused_cod_count",
-            "last_refused_at",
+            "customer_id", *STATS_FIELDS
         ):
             rows[stats.customer_id] = (
                 stats.first_order_at,
@@ -457,18 +462,7 @@ def _stats_write(rows: dict[int, StatsRow]) -> None:
             rows.items()
         )
     ]
-    columns = (
-        "customer_id",
-        "first_order_at",
-        "last_order_at",
-        "orders_count",
-        "delivered_count",
-        "revenue",
-        "average_order_value",
-        "refused_cod_count",
-        "last_refused_at",
-        "updated_at",
-    )
+    columns = ("customer_id", *STATS_FIELDS, "updated_at")
     updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns[1:])
     marks = ", ".join(["%s"] * len(columns))
     table = CustomerStats._meta.db_table
