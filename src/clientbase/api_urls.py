@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.utils import translation
@@ -18,7 +19,20 @@ from rest_framework.response import Response
 
 from clientbase.accounts.permissions import PUBLIC
 from clientbase.core.api import schema  # noqa: F401  registers the token security scheme
-from clientbase.core.api.errors import error_body
+from clientbase.core.api.errors import error_body, suspicious_error
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: a request Django refused (a Host not in ALLOWED_HOSTS, a form with too many
+    fields or too much data), often in a middleware before any view could answer: the API's
+    error shape under /api/, the app's 400 page everywhere else."""
+    if request.path.startswith("/api/"):
+        if isinstance(exception, SuspiciousOperation):
+            body, status = suspicious_error(exception)
+        else:
+            body, status = error_body("bad_request", _("The request is not valid.")), 400
+        return JsonResponse(body, status=status)
+    return defaults.bad_request(request, exception)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -28,5 +28,6 @@ urlpatterns = [
     ),
 ]
 
+handler400 = "clientbase.api_urls.bad_request"
 handler403 = "clientbase.api_urls.permission_denied"
 handler404 = "clientbase.api_urls.not_found"

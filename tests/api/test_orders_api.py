@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from clientbase.customers.models import Customer
 from clientbase.customers.services import customer_stoplist_add
 from clientbase.orders.models import CustomerStats, Order, OrderItem, OrderStatusChange
+from tests.api.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +144,93 @@ def test_order_needs_a_customer(shop_api):
     assert "customer" in response.json()["error"]["details"]
     response = shop_api.post("/api/v1/orders/", {**body, "customer_id": 424242})
     assert response.status_code == 400 and Order.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_orders_of_one_new_customer_create_that_customer_once(
+    shop_api, audit_purged_after
+):
+    """10 orders of one customer the base does not know yet, pushed at once from threads with
+    real connections: every push succeeds and they all land on one new customer."""
+    barrier = threading.Barrier(10)
+    responses: dict[int, object] = {}
+
+    def push(n: int) -> None:
+        client = ApiClient(shop_api.key)
+        body = {
+            **ORDER,
+            "external_id": f"R-{n}",
+            "customer": {
+                "external_id": "c-race",
+                "email": "race@example.com",
+                "phone": "8 916 765-43-21",
+                "first_name": "Олег",
+            },
+        }
+        try:
+            barrier.wait(timeout=30)
+            responses[n] = client.post("/api/v1/orders/", body)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=push, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    refused = [r.content for r in responses.values() if r.status_code != 201]
+    assert refused == []
+    assert len(responses) == 10
+    customer = Customer.objects.get()
+    assert customer.external_id == "c-race"
+    assert customer.primary_phone == "+79167654321"
+    assert sorted(Order.objects.values_list("external_id", flat=True)) == [
+        f"R-{n}" for n in range(10)
+    ]
+    assert set(Order.objects.values_list("customer_id", flat=True)) == {customer.pk}
+    stats = CustomerStats.objects.get()
+    assert stats.customer_id == customer.pk and stats.orders_count == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_orders_and_upserts_of_one_new_customer_create_it_once(
+    shop_api, audit_purged_after
+):
+    """Orders and customer upserts naming one new person take the same lock: five of each at
+    once give one customer with five orders."""
+    barrier = threading.Barrier(10)
+    responses: dict[int, object] = {}
+    person = {"external_id": "c-mixed", "email": "mixed@example.com", "first_name": "Олег"}
+
+    def push(n: int) -> None:
+        client = ApiClient(shop_api.key)
+        try:
+            barrier.wait(timeout=30)
+            if n % 2:
+                body = {**ORDER, "external_id": f"M-{n}", "customer": person}
+                responses[n] = client.post("/api/v1/orders/", body)
+            else:
+                body = {
+                    "external_id": person["external_id"],
+                    "first_name": person["first_name"],
+                    "emails": [{"address": person["email"]}],
+                }
+                responses[n] = client.post("/api/v1/customers/upsert/", body)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=push, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    refused = [r.content for r in responses.values() if r.status_code not in (200, 201)]
+    assert refused == []
+    assert len(responses) == 10
+    customer = Customer.objects.get()
+    assert customer.external_id == "c-mixed"
+    assert list(customer.emails.values_list("address", flat=True)) == ["mixed@example.com"]
+    assert Order.objects.filter(customer=customer).count() == 5
+    assert CustomerStats.objects.get(customer=customer).orders_count == 5

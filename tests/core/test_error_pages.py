@@ -1,15 +1,19 @@
-"""403, 404 and 500 pages: the app's layout, Russian text, a way back; a 403 logs one line."""
+"""400, 403, 404 and 500 pages: the app's layout, Russian text, a way back; a 403 logs one
+line; under /api/ the API's error shape instead."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.test import Client, RequestFactory
 from django.utils import translation
 from django.views.defaults import server_error
 
+from clientbase.api_urls import bad_request
 from tests import factories
 
 
@@ -99,3 +103,64 @@ def test_favicon_is_linked_and_served():
     response = Client().get("/favicon.ico")
     assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
     assert response.content.startswith(b"<svg ")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/customers/", "/api/v1/orders/", "/api/no-such/"])
+def test_a_host_not_allowed_gets_the_api_error_shape_under_the_api(path):
+    """DisallowedHost is raised in a middleware, before any API view can answer."""
+    response = Client(HTTP_ACCEPT_LANGUAGE="ru").get(path, HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "error": {"code": "bad_request", "message": "Некорректный запрос.", "details": None}
+    }
+
+
+def test_a_body_too_large_before_an_api_view_is_a_413_as_in_the_view():
+    request = RequestFactory().post("/api/v1/customers/", {})
+    with translation.override("ru"):
+        response = bad_request(request, RequestDataTooBig("too big"))
+    assert response.status_code == 413
+    assert json.loads(response.content) == {
+        "error": {
+            "code": "request_too_large",
+            "message": "Тело запроса слишком большое.",
+            "details": {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        }
+    }
+
+
+@pytest.mark.django_db
+def test_400_page_for_a_host_not_allowed_has_the_layout_and_russian_text():
+    response = Client(HTTP_ACCEPT_LANGUAGE="ru").get("/customers/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    body = response.content.decode()
+    assert '<html lang="ru">' in body
+    assert "<title>Некорректный запрос · clientbase</title>" in body
+    assert '<h1 class="h3">Некорректный запрос</h1>' in body
+    assert "Сервер не смог принять этот запрос" in body
+    assert '<a class="btn btn-primary" href="/">На главную</a>' in body
+    assert "clientbase/favicon.svg" in body
+    # The request stopped before the session was read: nobody is known, so no menu.
+    assert "navbar-expand-lg" not in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_400_page_for_a_form_with_too_many_fields_keeps_the_menu(language):
+    from clientbase.customers.models import Customer
+
+    client = client_as("manager", language)
+    fields = {f"field{i}": "1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
+    response = client.post("/customers/new/", fields)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'class="navbar navbar-expand-lg' in body  # the menu of the logged-in user
+    if language == "ru":
+        assert '<h1 class="h3">Некорректный запрос</h1>' in body
+    else:
+        assert '<h1 class="h3">Bad request</h1>' in body
+        assert "The server could not accept this request" in body
+    assert Customer.objects.count() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from decimal import Decimal
@@ -398,6 +399,22 @@ def test_lists_page_by_keyset():
     seen = [o.pk for page in (first, second, third) for o in page.rows]
     assert seen == list(Order.objects.order_by("-placed_at", "-id").values_list("pk", flat=True))
     assert (first.has_next, third.has_next) == (True, False)
+
+
+@pytest.mark.parametrize("sort", ["", "importance"])
+@pytest.mark.parametrize("direction", ["after", "before"])
+def test_a_deeply_nested_cursor_is_a_bad_cursor_not_a_server_error(
+    client_for, manager_user, sort, direction
+):
+    """A cursor is JSON a visitor can hand-make: 100,000 levels deep reads like any malformed
+    cursor (the first page), in both orders of the list."""
+    make_order(factories.make_customer(), "SHOWN")
+    nested = base64.urlsafe_b64encode(("[" * 100_000 + "]" * 100_000).encode()).decode()
+    response = client_for(manager_user).get(
+        "/orders/", {"sort": sort, direction: nested.rstrip("=")}
+    )
+    assert response.status_code == 200
+    assert listed(response.content.decode()) == ["SHOWN"]
 
 
 @pytest.mark.parametrize("path", ["/orders/", "/orders/mine/?status=", "/orders/managers/"])

@@ -19,7 +19,6 @@ from django.utils.translation import ngettext
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import ConflictError, DomainError, DuplicateWarning
-from clientbase.core.locks import names_lock
 from clientbase.core.models import AuditEvent
 from clientbase.core.webhooks import (
     CUSTOMER_CREATED,
@@ -54,8 +53,6 @@ from clientbase.customers.normalize import (
     normalize_email,
     normalize_phone,
     search_key,
-    try_normalize_email,
-    try_normalize_phone,
     validate_bank_account,
     validate_bic,
     validate_inn,
@@ -1064,26 +1061,21 @@ def customer_upsert(*, actor: Any, data: CustomerInput) -> tuple[Customer, bool]
         email=next((e.address for e in data.emails or [] if e.address), ""),
         phone=next((p.number for p in data.phones or [] if p.number), ""),
     )
-    keys = [
-        f"external_id:{ref.external_id}" if ref.external_id else "",
-        f"email:{try_normalize_email(ref.email) or ''}" if ref.email else "",
-        f"phone:{try_normalize_phone(ref.phone) or ''}" if ref.phone else "",
-    ]
     try:
-        return _upsert_locked(actor=actor, data=data, ref=ref, keys=keys)
+        return _upsert_locked(actor=actor, data=data, ref=ref)
     except IntegrityError:
         # Someone other than an upsert (the card form, an import) created the same external
         # id in between: the second round finds and updates that customer.
-        return _upsert_locked(actor=actor, data=data, ref=ref, keys=keys)
+        return _upsert_locked(actor=actor, data=data, ref=ref)
 
 
-def _upsert_locked(
-    *, actor: Any, data: CustomerInput, ref: Any, keys: list[str]
-) -> tuple[Customer, bool]:
-    from clientbase.orders.services import customer_find
+def _upsert_locked(*, actor: Any, data: CustomerInput, ref: Any) -> tuple[Customer, bool]:
+    # The lock an order for a new customer takes too (orders.services.customer_resolve): an
+    # upsert and an order naming one new person do not create them twice either.
+    from clientbase.orders.services import customer_find, customer_ref_lock
 
     with transaction.atomic():
-        names_lock("customer_upsert", [key for key in keys if key])
+        customer_ref_lock(ref)
         found = customer_find(ref)
         if found is None:
             return customer_create(actor=actor, data=data, confirm_duplicate=True), True

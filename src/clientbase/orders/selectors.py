@@ -116,7 +116,8 @@ def _decode_cursor(cursor: str) -> tuple[int, datetime.datetime, int] | None:
         when = datetime.datetime.fromisoformat(placed_at)
         if not isinstance(rank, int) or not isinstance(pk, int) or when.tzinfo is None:
             return None
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        # RecursionError: a cursor nested a thousand levels deep (Python's decoder gives up).
         return None
     return rank, when, pk
 

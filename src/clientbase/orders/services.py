@@ -24,6 +24,7 @@ from clientbase.accounts.models import User
 from clientbase.core import audit, webhooks
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import DomainError
+from clientbase.core.locks import names_lock
 from clientbase.customers.choices import CustomerStatus, SourceChannel, StopListReason, TimelineKind
 from clientbase.customers.models import Customer, CustomerEmail, CustomerPhone, TimelineEvent
 from clientbase.customers.normalize import search_key, try_normalize_email, try_normalize_phone
@@ -114,34 +115,69 @@ def customer_find(ref: CustomerRef) -> Customer | None:
     return None
 
 
+def customer_ref_lock(ref: CustomerRef) -> None:
+    """Lock the external id, e-mail and phone the ref names until the transaction ends.
+
+    Writers that find-then-create a customer by these keys (customer_upsert, an order for a
+    customer the base does not know yet) take it before they look, so two of them naming one
+    person run in turn: the second finds what the first created instead of creating it again
+    or failing on the unique external id.
+    """
+    keys = [
+        f"external_id:{ref.external_id}" if ref.external_id else "",
+        f"email:{try_normalize_email(ref.email) or ''}" if ref.email else "",
+        f"phone:{try_normalize_phone(ref.phone) or ''}" if ref.phone else "",
+    ]
+    names_lock("customer_ref", [key for key in keys if key])
+
+
 def customer_resolve(
     *, actor: Any, ref: CustomerRef, source: str = SourceChannel.WEBSITE
 ) -> Customer:
-    """Find the order's customer or create one from what the order says about them."""
+    """Find the order's customer or create one from what the order says about them.
+
+    A customer that exists is found without a lock (most orders); a new one is created under
+    customer_ref_lock, after looking again, so concurrent orders of one new customer create
+    it once.
+    """
     found = customer_find(ref)
     if found is not None:
         return found
     if not (ref.external_id or ref.email or ref.phone):
         raise ValidationError({"customer": _("Name the customer: external id, e-mail or phone.")})
-    fields: dict[str, Any] = {
-        "last_name": ref.last_name,
-        "first_name": ref.first_name or (_("Customer") if not ref.last_name else ""),
-        "middle_name": ref.middle_name,
-        "source": source,
-    }
-    if ref.external_id:
-        fields["external_id"] = ref.external_id
-    return customer_create(
-        actor=actor,
-        data=CustomerInput(
-            fields=fields,
-            phones=[PhoneInput(ref.phone)] if ref.phone else [],
-            emails=[EmailInput(ref.email)] if ref.email else [],
-        ),
-        # The shop already knows this is a new buyer; contacts shared with another card
-        # (a family phone) must not stop the order.
-        confirm_duplicate=True,
-    )
+    try:
+        return _customer_resolve_locked(actor=actor, ref=ref, source=source)
+    except IntegrityError:
+        # A writer that takes no lock (the card form, an import) created the external id in
+        # between; the savepoint kept the order's transaction usable and this round finds it.
+        return _customer_resolve_locked(actor=actor, ref=ref, source=source)
+
+
+def _customer_resolve_locked(*, actor: Any, ref: CustomerRef, source: str) -> Customer:
+    with transaction.atomic():
+        customer_ref_lock(ref)
+        found = customer_find(ref)
+        if found is not None:
+            return found
+        fields: dict[str, Any] = {
+            "last_name": ref.last_name,
+            "first_name": ref.first_name or (_("Customer") if not ref.last_name else ""),
+            "middle_name": ref.middle_name,
+            "source": source,
+        }
+        if ref.external_id:
+            fields["external_id"] = ref.external_id
+        return customer_create(
+            actor=actor,
+            data=CustomerInput(
+                fields=fields,
+                phones=[PhoneInput(ref.phone)] if ref.phone else [],
+                emails=[EmailInput(ref.email)] if ref.email else [],
+            ),
+            # The shop already knows this is a new buyer; contacts shared with another card
+            # (a family phone) must not stop the order.
+            confirm_duplicate=True,
+        )
 
 
 # ---------------------------------------------------------------- statistics

@@ -53,6 +53,24 @@ def _django_validation_details(exc: DjangoValidationError) -> Any:
     return {"non_field_errors": [str(m) for m in exc.messages]}
 
 
+def suspicious_error(exc: SuspiciousOperation) -> tuple[dict[str, Any], int]:
+    """The API's body and status for a request Django finds suspicious.
+
+    The same whether a view reads it (exception_handler) or a middleware refuses it before
+    any view runs (handler400): a body over the limit is a 413, anything else a 400.
+    """
+    if isinstance(exc, RequestDataTooBig):
+        return (
+            error_body(
+                "request_too_large",
+                _("The request body is too large."),
+                {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+            ),
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    return error_body("bad_request", _("The request is not valid.")), status.HTTP_400_BAD_REQUEST
+
+
 def _server_error(exc: Exception, context: dict[str, Any]) -> Response | None:
     """A bug: logged with its traceback as Django logs one, answered in the API's shape."""
     if settings.DEBUG:
@@ -95,23 +113,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         code = status.HTTP_404_NOT_FOUND if exc.code == "not_found" else 422
         return Response(error_body(exc.code, exc.message, exc.details), status=code)
-    if isinstance(exc, RequestDataTooBig):
-        max_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return Response(
-            error_body(
-                "request_too_large",
-                _("The request body is too large."),
-                {"max_bytes": max_bytes},
-            ),
-            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        )
     if isinstance(exc, SuspiciousOperation):
         # Django answers these with its HTML 400 page; the API keeps its own shape.
-        logging.getLogger("django.security").warning("%s: %s", type(exc).__name__, exc)
-        return Response(
-            error_body("bad_request", _("The request is not valid.")),
-            status=status.HTTP_400_BAD_REQUEST,
-        )
+        if not isinstance(exc, RequestDataTooBig):
+            logging.getLogger("django.security").warning("%s: %s", type(exc).__name__, exc)
+        body, code = suspicious_error(exc)
+        return Response(body, status=code)
     response = drf_exception_handler(exc, context)
     if response is None:
         return _server_error(exc, context)
