@@ -107,11 +107,50 @@ def test_bad_customer_query_exits_2_with_the_position(db, tmp_path, capsys):
     assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
 
 
-def test_bad_order_filter_exits_2(db, tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("status=lost", "Status: Select a valid choice. lost is not one of the available choices."),
+        ("from=2026-13-01", "Placed from: Enter a valid date."),
+        ("from=2026-03-01,to=2026-01-01", "The start date is after the end date."),
+        ("customer=x", "Customer: Select a valid choice."),
+        ("manager=nobody.here", "No staff user “nobody.here”."),
+        ("sort=importance", "Not understood: “sort=importance”; use key=value with keys q,"),
+    ],
+)
+def test_bad_order_filter_exits_2(db, tmp_path, capsys, text, reason):
+    target = tmp_path / "o.csv"
     with pytest.raises(SystemExit) as info:
-        call_command("export", "orders", "--filter", "status=lost", "-o", str(tmp_path / "o.csv"))
+        call_command("export", "orders", "--filter", text, "-o", str(target))
     assert info.value.code == 2
-    assert "Unknown order status “lost”" in capsys.readouterr().err
+    assert reason in capsys.readouterr().err
+    assert not target.exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
+
+
+def test_orders_with_the_order_lists_search_and_a_manager_by_name(base, tmp_path):
+    """The same filters as the order list: its search (here a phone typed another way, a
+    name), and a manager named by user name."""
+    from clientbase.accounts.choices import Role
+    from clientbase.orders.models import Order
+
+    manager = factories.make_user(role=Role.MANAGER, username="ivanov")
+    Order.objects.filter(external_id__in=["1", "3"]).update(manager=manager)
+    target = tmp_path / "orders.csv"
+    for text, numbers in [
+        ("q=8 916 000-00-01", ["1", "2"]),
+        ("q=Москвич,from=2026-02-01", ["2"]),
+        ("q=казанец,status=delivered", ["3"]),
+        ("q=Москвич,manager=ivanov", ["1"]),
+        ("manager=none", ["2"]),
+        ("q=Нетакого", []),
+    ]:
+        call_command(
+            "export", "orders", "--filter", text, "--columns", "order_id", "-o", str(target)
+        )
+        assert sorted(r[0] for r in _read(target)[1:]) == numbers, text
+    event = AuditEvent.objects.filter(action=AuditAction.EXPORT).order_by("pk").first()
+    assert event.extra["filters"] == {"query_kind": "phone"}
 
 
 def test_unknown_column_is_a_command_error(db, tmp_path):

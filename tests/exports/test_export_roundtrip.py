@@ -1,7 +1,8 @@
 """Property: export then import is the identity (CSV and XLSX, recognised without help).
 
 Random customers (names and notes starting with formula characters, leading-zero ids, several
-phones and e-mails, tags, addresses, consents) are exported with every importable column, and:
+phones and e-mails, tags, addresses, consents, birthdays with and without a year) are exported
+with every importable column, in words and in codes, and:
 imported back into the same base, nothing changes; imported into an emptied base, the export
 of the result holds the same rows.
 """
@@ -78,6 +79,12 @@ def _word(first: str, rest: str, size: int) -> st.SearchStrategy[str]:
     )
 
 
+# (month, day) of any day of a leap year: 29 February is a birthday too.
+MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+YEARLESS = st.integers(1, 12).flatmap(
+    lambda month: st.tuples(st.just(month), st.integers(1, MONTH_DAYS[month - 1]))
+)
+
 NAME = st.one_of(
     _word(CYRILLIC.upper(), CYRILLIC, 10), _word("ABCDEFGHIJ", "abcdefghijklmnopqrstuvwxyz", 10)
 )
@@ -104,6 +111,8 @@ def customer(draw: Any, n: int) -> dict[str, Any]:
             ),
             "vip": draw(st.booleans()),
         },
+        # A birthday without a year (kept as its month and day), for a customer without a date.
+        "yearless": draw(st.one_of(st.none(), YEARLESS)),
         "phones": [f"+7916{n:03d}{k:04d}" for k in range(draw(st.integers(1, 2)))],
         "emails": [f"c{n}e{k}@example.com" for k in range(draw(st.integers(0, 2)))],
         "address": draw(
@@ -140,7 +149,7 @@ customers_strategy = st.integers(1, 6).flatmap(
 
 
 def _make(spec: dict[str, Any]) -> None:
-    customer_create(
+    made = customer_create(
         actor=None,
         data=CustomerInput(
             fields=spec["fields"],
@@ -152,11 +161,15 @@ def _make(spec: dict[str, Any]) -> None:
         ),
         confirm_duplicate=True,
     )
+    if spec.get("yearless") and not spec["fields"].get("birthday"):
+        # What an import of "08/24" leaves: the month and day, no date (the form has no way).
+        month, day = spec["yearless"]
+        Customer.objects.filter(pk=made.pk).update(birth_month=month, birth_day=day)
 
 
-def _export(path: Path, file_format: str) -> list[tuple[Any, ...]]:
+def _export(path: Path, file_format: str, codes: bool = False) -> list[tuple[Any, ...]]:
     """Export every customer to path; the rows (without the header) as a sorted list."""
-    columns = catalogue.resolve_columns("customers", list(ROUND_TRIP))
+    columns = catalogue.resolve_columns("customers", list(ROUND_TRIP), codes=codes)
     services.export_write(
         request=selectors.ExportRequest(kind="customers", filters={}),
         columns=columns,
@@ -172,6 +185,14 @@ def _export(path: Path, file_format: str) -> list[tuple[Any, ...]]:
     return sorted(tuple(str(cell) for cell in row) for row in rows[1:])
 
 
+def _birthdays() -> list[tuple[str, ...]]:
+    """Each customer's name with the birthday as stored (date, month, day), sorted."""
+    rows = Customer.objects.values_list(
+        "last_name", "first_name", "middle_name", "birthday", "birth_month", "birth_day"
+    )
+    return sorted(tuple(str(value) for value in row) for row in rows)
+
+
 @pytest.fixture(autouse=True)
 def _english_and_no_backup(settings: Any) -> Any:
     settings.IMPORT_BACKUP = False
@@ -180,8 +201,9 @@ def _english_and_no_backup(settings: Any) -> Any:
         yield
 
 
+@pytest.mark.parametrize("codes", [False, True], ids=["words", "codes"])
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
-def test_export_then_import_is_the_identity(file_format: str, tmp_path: Path) -> None:
+def test_export_then_import_is_the_identity(file_format: str, codes: bool, tmp_path: Path) -> None:
     MAPPING = _mapping()
 
     @settings(
@@ -198,7 +220,8 @@ def test_export_then_import_is_the_identity(file_format: str, tmp_path: Path) ->
             for spec in specs:
                 _make(spec)
             path = tmp_path / f"customers.{file_format}"
-            before = _export(path, file_format)
+            before = _export(path, file_format, codes)
+            birthdays = _birthdays()
 
             # Into the same base: every row is found and nothing changes.
             job = import_file(actor=None, kind="customers", path=path, mapping=MAPPING)
@@ -207,14 +230,17 @@ def test_export_then_import_is_the_identity(file_format: str, tmp_path: Path) ->
                 job.report
             )
             assert job.rows_unchanged == len(specs)
-            assert _export(tmp_path / f"again.{file_format}", file_format) == before
+            assert _export(tmp_path / f"again.{file_format}", file_format, codes) == before
+            assert _birthdays() == birthdays
 
             # Into an emptied base: the same customers come back.
             Customer.objects.all().delete()
             job = import_file(actor=None, kind="customers", path=path, mapping=MAPPING)
             assert job.status == ImportStatus.DONE, job.failure
             assert (job.rows_created, job.rows_rejected) == (len(specs), 0), repr(job.report)
-            assert _export(tmp_path / f"after.{file_format}", file_format) == before
+            assert _export(tmp_path / f"after.{file_format}", file_format, codes) == before
+            # A birthday without a year comes back as its day and month, a date as the date.
+            assert _birthdays() == birthdays
             transaction.set_rollback(True)
 
     check()
@@ -236,6 +262,90 @@ def test_the_exported_headers_are_recognised_as_their_fields(tmp_path: Path) -> 
     _export(path, "csv")
     job = import_file(actor=None, kind="customers", path=path, dry_run=True)
     assert [job.mapping.get(str(n)) for n in range(len(ROUND_TRIP))] == list(ROUND_TRIP.values())
+
+
+# ---------------------------------------------------------------- birthdays without a year
+
+BIRTHDAYS = {
+    # external id: (birthday, month, day) as stored
+    "B-1": (None, 8, 24),  # Mailchimp's "08/24"
+    "B-2": (None, 2, 29),
+    "B-3": (None, 1, 5),  # both numbers 12 or less: the order must still be read right
+    "B-4": (dt.date(1990, 8, 24), 8, 24),
+    "B-5": (None, None, None),
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "codes", "cells"),
+    [
+        ("ru", False, ["24.08", "29.02", "05.01", "1990-08-24", ""]),
+        ("en", False, ["24.08", "29.02", "05.01", "1990-08-24", ""]),
+        ("ru", True, ["--08-24", "--02-29", "--01-05", "1990-08-24", ""]),
+    ],
+    ids=["russian-words", "english-words", "codes"],
+)
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_a_birthday_without_a_year_survives_export_then_import(
+    language: str, codes: bool, cells: list[str], file_format: str, tmp_path: Path
+) -> None:
+    """It used to be an empty cell, lost by export-then-import. Now "24.08" in words (as
+    Russians write a day of the year) and ISO 8601's "--08-24" in codes; a full date stays
+    YYYY-MM-DD in both."""
+    for number, (birthday, month, day) in BIRTHDAYS.items():
+        made = customer_create(
+            actor=None,
+            data=CustomerInput(
+                fields={
+                    "external_id": number,
+                    "last_name": f"Иванова{number}",
+                    "birthday": birthday,
+                },
+                phones=[PhoneInput(f"+7916000000{number[-1]}")],
+            ),
+        )
+        Customer.objects.filter(pk=made.pk).update(birth_month=month, birth_day=day)
+    keys = {"external_id": "external_id", "last_name": "last_name", "birthday": "birthday"}
+    path = tmp_path / f"c.{file_format}"
+    with translation.override(language):
+        columns = catalogue.resolve_columns("customers", list(keys), codes=codes)
+        services.export_write(
+            request=selectors.ExportRequest(kind="customers", filters={}),
+            columns=columns,
+            file_format=file_format,
+            target=path,
+        )
+        mapping = _header_mapping("customers", keys)
+    if file_format == "xlsx":
+        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+        written = [
+            cell.isoformat() if isinstance(cell, dt.date) else str(cell) for _, _, cell in rows[1:]
+        ]
+    else:
+        text = path.read_text(encoding="utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+        written = [cell for *_, cell in rows[1:]]
+        # "--08-24" would be the formula -(-8)-24 to a spreadsheet: neutralised, as ever (the
+        # import removes the apostrophe). An XLSX string cell is never run: written as it is.
+        cells = ["'" + cell if cell.startswith("-") else cell for cell in cells]
+    assert written == cells
+
+    def stored() -> dict[str, tuple[Any, ...]]:
+        return {
+            number: (birthday, month, day)
+            for number, birthday, month, day in Customer.objects.values_list(
+                "external_id", "birthday", "birth_month", "birth_day"
+            )
+        }
+
+    # Into the same base: nothing changes. Into an emptied one: the same birthdays come back.
+    job = import_file(actor=None, kind="customers", path=path, mapping=mapping)
+    assert (job.rows_unchanged, job.rows_updated, job.rows_rejected) == (5, 0, 0), job.report
+    assert stored() == BIRTHDAYS
+    Customer.objects.all().delete()
+    job = import_file(actor=None, kind="customers", path=path, mapping=mapping)
+    assert (job.rows_created, job.rows_rejected, job.rows_warned) == (5, 0, 0), job.report
+    assert stored() == BIRTHDAYS
 
 
 # ---------------------------------------------------------------- every choice, words or codes

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 from python_calamine import CalamineWorkbook
 
 from clientbase.accounts.choices import Role
@@ -17,6 +18,7 @@ from clientbase.core.choices import AuditAction
 from clientbase.core.models import AuditEvent
 from clientbase.exports.choices import ExportStatus
 from clientbase.exports.models import ExportJob
+from clientbase.orders.models import Order
 from clientbase.orders.services import ItemInput, OrderInput, order_upsert
 from clientbase.segments import services as segment_services
 from tests import factories
@@ -331,10 +333,13 @@ def test_an_export_with_an_invalid_filter_is_refused_with_the_reason(
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
-        ("status=robot", "Unknown order status “robot”"),
-        ("status=paid&q=Z-2", "Unknown order filter: q; known: status, manager, from, to,"),
-        ("from=yesterday", "from: not a date (YYYY-MM-DD): yesterday"),
-        ("manager=nobody.here", "No staff user “nobody.here”."),
+        ("status=robot", "Status: Select a valid choice. robot is not one of the available"),
+        ("status=paid&colour=red", "(unknown filter “colour”)"),
+        ("from=yesterday", "Placed from: Enter a valid date."),
+        ("from=2026-03-02&to=2026-03-01", "(The start date is after the end date.)"),
+        ("manager=nobody.here", "Manager: Select a valid choice. nobody.here is not one of"),
+        ("customer=999999", "Customer: Select a valid choice."),
+        ("q=" + "lebedeva" * 13, "Search: Ensure this value has at most 100 characters"),
     ],
 )
 def test_an_order_export_with_an_invalid_or_unknown_filter_is_refused(
@@ -387,3 +392,137 @@ def test_the_form_offers_words_by_default_and_codes_for_programs(people, manager
     assert (words[1:], codes[1:]) == ([["Z-1", "Paid"]], [["Z-1", "paid"]])
     audits = AuditEvent.objects.filter(action=AuditAction.EXPORT).order_by("pk")
     assert [a.extra["values"] for a in audits] == ["labels", "codes"]
+
+
+# ---------------------------------------------------------------- a searched order list
+
+
+@pytest.fixture
+def shop(db: Any, manager_user: Any) -> dict[str, Any]:
+    """Irina (two orders in March, one later), Petrov (one), and a stranger: a search finds
+    some of them, and the export must hold exactly those."""
+    irina = factories.make_customer(
+        last_name="Лебедева",
+        first_name="Ирина",
+        phones=["+79161234567"],
+        emails=["irina.lebedeva@example.com"],
+    )
+    petrov = factories.make_customer(last_name="Петров", phones=["+79167654321"])
+    stranger = factories.make_customer(last_name="Сидоров", phones=["+79160001122"])
+    for number, day, status, customer, manager in [
+        ("A-1", 1, "delivered", irina, manager_user),
+        ("A-2", 10, "paid", irina, None),
+        ("A-3", 25, "new", irina, manager_user),
+        ("B-1", 5, "delivered", petrov, manager_user),
+        ("S-1", 10, "paid", stranger, None),
+    ]:
+        order_upsert(
+            actor=None,
+            data=OrderInput(
+                external_id=number,
+                placed_at=timezone.make_aware(dt.datetime(2026, 3, day, 12)),
+                status=status,
+            ),
+            customer=customer,
+        )
+        # Set after the push, which may hand an order to a manager who takes new ones.
+        Order.objects.filter(external_id=number).update(manager=manager)
+    return {"irina": irina, "petrov": petrov, "stranger": stranger}
+
+
+SEARCHES = [
+    ({"q": "8 (916) 123-45-67"}, {"A-1", "A-2", "A-3"}),
+    ({"q": "4567"}, {"A-1", "A-2", "A-3"}),
+    ({"q": "IRINA.Lebedeva@example.com"}, {"A-1", "A-2", "A-3"}),
+    ({"q": "лебедева"}, {"A-1", "A-2", "A-3"}),
+    ({"q": "№B-1"}, {"B-1"}),
+    ({"q": "Лебедева", "from": "2026-03-05", "to": "2026-03-20"}, {"A-2"}),
+    ({"q": "+7 916 123 45 67", "status": "delivered"}, {"A-1"}),
+    ({"q": "Петров", "from": "01.03.2026", "status": "open"}, set()),
+    ({"q": "Нетакого"}, set()),
+]
+
+
+@pytest.mark.parametrize(("query", "listed"), SEARCHES, ids=lambda v: str(v)[:30])
+def test_a_searched_order_list_exports_exactly_the_listed_orders(
+    shop, manager_user, client_for, query, listed
+):
+    client = client_for(manager_user)
+    page = client.get("/orders/", query)
+    assert page.status_code == 200
+    assert {order.external_id for order in page.context["page"].rows} == listed
+    link = "/exports/orders/?" + urlencode(query)
+    assert f'href="{link}"'.replace("&", "&amp;") in page.content.decode()
+    response = client.post(link, {"file_format": "csv", "columns": ["order_id"]})
+    assert {row[0] for row in _rows(response)[1:]} == listed
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT)
+    assert event.extra["rows"] == len(listed)
+
+
+def test_an_order_export_by_phone_or_e_mail_keeps_the_contact_out_of_the_audit(
+    shop, manager_user, client_for
+):
+    client = client_for(manager_user)
+    for q, kind in [("+79161234567", "phone"), ("irina.lebedeva@example.com", "email")]:
+        response = client.post(
+            "/exports/orders/?" + urlencode({"q": q, "status": "paid"}),
+            {"file_format": "csv", "columns": ["order_id"]},
+        )
+        assert [row[0] for row in _rows(response)[1:]] == ["A-2"]
+        event = AuditEvent.objects.filter(action=AuditAction.EXPORT).latest("pk")
+        assert event.extra["filters"] == {"status": "paid", "query_kind": kind}
+        assert "1234567" not in str(event.extra) and "lebedeva" not in str(event.extra)
+    response = client.post(
+        "/exports/orders/?q=%D0%9B%D0%B5%D0%B1%D0%B5%D0%B4%D0%B5%D0%B2%D0%B0",
+        {"file_format": "csv", "columns": ["order_id"]},
+    )
+    event = AuditEvent.objects.filter(action=AuditAction.EXPORT).latest("pk")
+    assert event.extra["filters"] == {"query_kind": "name", "q": "лебедева"}
+
+
+def test_a_searched_order_export_in_the_background_holds_exactly_the_listed_orders(
+    shop, manager_user, client_for, settings, django_capture_on_commit_callbacks
+):
+    settings.EXPORT_INLINE_MAX_ROWS = 1
+    client = client_for(manager_user)
+    query = {"q": "8 916 123-45-67", "to": "2026-03-20", "sort": "importance"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/exports/orders/?" + urlencode(query),
+            {"file_format": "csv", "columns": ["order_id", "customer_name"]},
+        )
+    job = ExportJob.objects.get()
+    assert response["Location"] == f"/exports/{job.pk}/"
+    assert job.filters == {"q": "8 916 123-45-67", "to": "2026-03-20"}
+    assert (job.status, job.rows) == (ExportStatus.DONE, 2)
+    download = client.get(f"/exports/{job.pk}/download/")
+    text = b"".join(download.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert sorted(rows[1:]) == [["A-1", "Лебедева Ирина"], ["A-2", "Лебедева Ирина"]]
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT)
+    assert event.extra["filters"] == {"to": "2026-03-20", "query_kind": "phone"}
+
+
+def test_an_order_export_of_one_customer_or_manager_matches_the_list(
+    shop, manager_user, client_for
+):
+    client = client_for(manager_user)
+    cases = [
+        ({"customer": str(shop["irina"].pk)}, {"A-1", "A-2", "A-3"}),
+        ({"customer": str(shop["irina"].pk), "manager": str(manager_user.pk)}, {"A-1", "A-3"}),
+        ({"manager": "none"}, {"A-2", "S-1"}),
+    ]
+    for query, listed in cases:
+        page = client.get("/orders/", query)
+        assert {order.external_id for order in page.context["page"].rows} == listed, query
+        response = client.post(
+            "/exports/orders/?" + urlencode(query), {"file_format": "csv", "columns": ["order_id"]}
+        )
+        assert {row[0] for row in _rows(response)[1:]} == listed, query
+    # The list says whose orders it shows, and keeps the customer when other filters change.
+    html = client.get("/orders/", {"customer": shop["irina"].pk, "status": "paid"}).content
+    text = html.decode()
+    irina = shop["irina"].pk
+    assert f'Customer: <a href="/customers/{irina}/">Лебедева Ирина</a>' in text
+    assert f'<input type="hidden" name="customer" value="{irina}"' in text
+    assert 'href="/orders/?status=paid">all customers</a>' in text

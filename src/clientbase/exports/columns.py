@@ -39,6 +39,7 @@ PHONE = "phone"  # E.164; a string cell in XLSX, a quote-prefixed text in CSV
 INT = "int"
 MONEY = "money"
 DATE = "date"
+BIRTHDAY = "birthday"  # a date, or the text of a day and month without a year (YEARLESS_*)
 DATETIME = "datetime"  # in the shop's time zone (TIME_ZONE)
 BOOL = "bool"  # "yes" / "no"; empty when unknown
 
@@ -62,6 +63,8 @@ class Column:
     default: bool = True
     # A CODE column's choices: the label written instead of the code unless codes are asked.
     choices: type[models.Choices] | None = None
+    # What the column writes in words when that is not just its choices' labels.
+    get_words: Getter | None = None
 
 
 def _field(name: str) -> Getter:
@@ -126,6 +129,24 @@ def _date_of(name: str) -> Getter:
     return get
 
 
+# A birthday without a year (an import of "08/24" keeps its month and day only): with codes
+# as ISO 8601 writes it, "--08-24" (vCard's form too); in words "24.08", as Russians write a
+# day of the year, in every language like the dates beside it. The import reads both back.
+YEARLESS_CODES = "--{month:02d}-{day:02d}"
+YEARLESS_WORDS = "{day:02d}.{month:02d}"
+
+
+def _birthday(yearless: str) -> Getter:
+    def get(row: Mapping[str, Any], related: Related) -> dt.date | str | None:
+        if row["birthday"] is not None:
+            return row["birthday"]
+        if row["birth_month"] and row["birth_day"]:
+            return yearless.format(month=row["birth_month"], day=row["birth_day"])
+        return None
+
+    return get
+
+
 def _or_zero(name: str) -> Getter:
     # No statistics row means no orders yet: 0, as the card shows.
     return lambda row, related: row[name] or 0
@@ -162,7 +183,14 @@ CUSTOMER_COLUMNS: tuple[Column, ...] = (
         "company_name", _label(CUS, "company_name"), TEXT, _field("company_name"), ("company_name",)
     ),
     Column("gender", _label(CUS, "gender"), CODE, _field("gender"), ("gender",), choices=Gender),
-    Column("birthday", _label(CUS, "birthday"), DATE, _field("birthday"), ("birthday",)),
+    Column(
+        "birthday",
+        _label(CUS, "birthday"),
+        BIRTHDAY,
+        _birthday(YEARLESS_CODES),
+        ("birthday", "birth_month", "birth_day"),
+        get_words=_birthday(YEARLESS_WORDS),
+    ),
     Column("phone", _label(CUS, "phone"), PHONE, _field("primary_phone"), ("primary_phone",)),
     Column("phones", _("All phones"), PHONE, _joined("phones"), needs="phones", default=False),
     Column("email", _label(CUS, "email"), TEXT, _field("primary_email"), ("primary_email",)),
@@ -401,6 +429,8 @@ def resolve_columns(kind: str, keys: Iterable[str] | None, *, codes: bool = Fals
 
 def _with_labels(column: Column) -> Column:
     """The column writing labels in the active language instead of codes (or yes/no)."""
+    if column.get_words is not None:
+        return replace(column, get=column.get_words)
     get = column.get
     if column.choices is not None:
         # An empty code (gender not stated) stays empty, as it does with codes.

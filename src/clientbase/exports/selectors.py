@@ -3,7 +3,6 @@ in keyset batches of plain values with their related rows loaded once per batch.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,14 +10,13 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
-from django.utils import timezone
 from django.utils.translation import gettext
 
 from clientbase.customers.models import Address, Consent, Customer, CustomerEmail, CustomerPhone
 from clientbase.exports.choices import ExportKind
 from clientbase.exports.columns import Column, ExportError
-from clientbase.orders.choices import OPEN_STATUSES, OrderStatus
-from clientbase.orders.models import Order, OrderItem
+from clientbase.orders.models import OrderItem
+from clientbase.orders.selectors import NO_MANAGER, OrderListParams, order_list
 
 # Rows read per query: big enough that the per-query cost vanishes, small enough that a batch
 # of plain tuples stays a few megabytes.
@@ -129,7 +127,8 @@ class ExportRequest:
     """What to export: the kind, the filter as stored on a job, and a segment if any.
 
     `filters` for customers: the list page's query parameters (`q`, `tag`, `city`, ...), or
-    {"query": "<segment language>"}; for orders: `status`, `manager`, `from`, `to`, `customer`.
+    {"query": "<segment language>"}; for orders: the order list's (`q`, `status`, `manager`,
+    `from`, `to`, `customer`).
     """
 
     kind: str
@@ -148,11 +147,18 @@ class OrderFilterError(ExportFilterError):
     pass
 
 
-ORDER_FILTER_KEYS = ("status", "manager", "from", "to", "customer")
+# What `clientbase export orders --filter` takes: the order list's filters (docs/import-export.md).
+ORDER_FILTER_KEYS = ("q", "status", "manager", "from", "to", "customer")
 
 
 def parse_order_filter(text: str) -> dict[str, str]:
-    """`status=delivered,from=2026-01-01,to=2026-03-31,customer=42,manager=ivanov` -> a dict."""
+    """`status=delivered,from=2026-01-01,to=2026-03-31,customer=42,manager=ivanov` -> a dict.
+
+    A manager may be named by user name here (the list's query string has the id): it becomes
+    the id, so the list's own filter validates and applies it.
+    """
+    from clientbase.accounts.models import User
+
     found: dict[str, str] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -165,65 +171,51 @@ def parse_order_filter(text: str) -> dict[str, str]:
                 % {"part": part, "keys": ", ".join(ORDER_FILTER_KEYS)}
             )
         found[key] = value
-    _order_filter_q(found)  # validates
-    return found
-
-
-def _local_midnight(text: str, key: str) -> dt.datetime:
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise OrderFilterError(
-            gettext("%(key)s: not a date (YYYY-MM-DD): %(value)s") % {"key": key, "value": text}
-        ) from exc
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
-def _order_filter_q(filters: Mapping[str, Any]) -> Q:
-    from clientbase.accounts.models import User
-    from clientbase.orders.selectors import NO_MANAGER, OPEN
-
-    unknown = [key for key in filters if key not in ORDER_FILTER_KEYS]
-    if unknown:
-        raise OrderFilterError(
-            gettext("Unknown order filter: %(unknown)s; known: %(keys)s.")
-            % {"unknown": ", ".join(unknown), "keys": ", ".join(ORDER_FILTER_KEYS)}
-        )
-    condition = Q()
-    status = str(filters.get("status") or "")
-    if status == OPEN:
-        condition &= Q(status__in=OPEN_STATUSES)
-    elif status:
-        if status not in OrderStatus.values:
-            raise OrderFilterError(
-                gettext("Unknown order status “%(status)s”; use open or one of: %(known)s.")
-                % {"status": status, "known": ", ".join(OrderStatus.values)}
-            )
-        condition &= Q(status=status)
-    manager = str(filters.get("manager") or "")
-    if manager == NO_MANAGER:
-        condition &= Q(manager__isnull=True)
-    elif manager.isdigit():
-        condition &= Q(manager_id=int(manager))
-    elif manager:
+    manager = found.get("manager", "")
+    if manager and not manager.isdigit() and manager != NO_MANAGER:
         user_id = User.objects.filter(username=manager).values_list("pk", flat=True).first()
         if user_id is None:
             raise OrderFilterError(gettext("No staff user “%(name)s”.") % {"name": manager})
-        condition &= Q(manager_id=user_id)
-    if filters.get("from"):
-        condition &= Q(placed_at__gte=_local_midnight(str(filters["from"]), "from"))
-    if filters.get("to"):
-        end = _local_midnight(str(filters["to"]), "to") + dt.timedelta(days=1)
-        condition &= Q(placed_at__lt=end)
-    customer = str(filters.get("customer") or "")
-    if customer:
-        if not customer.isdigit():
-            raise OrderFilterError(
-                gettext("customer: a customer's clientbase id (a number): %(value)s")
-                % {"value": customer}
-            )
-        condition &= Q(customer_id=int(customer))
-    return condition
+        found["manager"] = str(user_id)
+    _order_params(found)  # validates
+    return found
+
+
+def _query_dict(filters: Mapping[str, Any]) -> QueryDict:
+    """A filter as a job keeps it (lists for repeated keys) -> the query string it came from."""
+    data = QueryDict(mutable=True)
+    for key, value in filters.items():
+        if isinstance(value, list):
+            data.setlist(key, [str(v) for v in value])
+        elif value is not None:
+            data[key] = str(value)
+    return data
+
+
+def _refused(
+    problems: list[str], unknown: list[str], error: type[ExportFilterError] = ExportFilterError
+) -> ExportFilterError:
+    problems = problems + [gettext("unknown filter “%(key)s”") % {"key": key} for key in unknown]
+    return error(
+        gettext("Nothing was exported: the filter is not valid (%(problems)s).")
+        % {"problems": "; ".join(problems)}
+    )
+
+
+def _order_params(filters: Mapping[str, Any]) -> OrderListParams:
+    """The order list's filter, validated by the list's own form, as the list's parameters.
+
+    The export then reads exactly the orders the list shows (search, status, manager, dates,
+    customer); OrderFilterError when a value is not valid or a key is not one of the list's
+    filters (the list's sort is not a filter: the export writes in id order).
+    """
+    from clientbase.orders.forms import OrderFilterForm
+
+    form = OrderFilterForm(_query_dict(filters))
+    unknown = [key for key in filters if key not in form.fields or key == "sort"]
+    if unknown or not form.is_valid():
+        raise _refused(form.error_messages(), unknown, OrderFilterError)
+    return form.params()
 
 
 def _list_params(filters: Mapping[str, Any]) -> Any:
@@ -235,13 +227,7 @@ def _list_params(filters: Mapping[str, Any]) -> Any:
     """
     from clientbase.customers.filtersets import CustomerFilterSet
 
-    data = QueryDict(mutable=True)
-    for key, value in filters.items():
-        if isinstance(value, list):
-            data.setlist(key, [str(v) for v in value])
-        elif value is not None:
-            data[key] = str(value)
-    filterset = CustomerFilterSet(data)
+    filterset = CustomerFilterSet(_query_dict(filters))
     unknown = [key for key in filters if key not in filterset.fields and key != "query"]
     if unknown or not filterset.is_valid():
         problems = [
@@ -249,18 +235,14 @@ def _list_params(filters: Mapping[str, Any]) -> Any:
             for name, messages in filterset.errors.items()
             if name in filterset.fields
         ]
-        problems += [gettext("unknown filter “%(key)s”") % {"key": key} for key in unknown]
-        raise ExportFilterError(
-            gettext("Nothing was exported: the filter is not valid (%(problems)s).")
-            % {"problems": "; ".join(problems)}
-        )
+        raise _refused(problems, unknown)
     return filterset.params()
 
 
 def export_queryset(request: ExportRequest) -> QuerySet[Any]:
     """The rows an export request names. SegmentQueryError / ExportFilterError when invalid."""
     if request.kind == ExportKind.ORDERS:
-        return Order.objects.filter(_order_filter_q(request.filters))
+        return order_list(_order_params(request.filters))
     if request.kind != ExportKind.CUSTOMERS:
         raise ExportError(gettext("Unknown export kind: %(kind)s") % {"kind": request.kind})
     from clientbase.customers.selectors import customer_list
@@ -281,17 +263,25 @@ def count_up_to(queryset: QuerySet[Any], limit: int) -> int:
     return queryset.order_by().values("pk")[: limit + 1].count()
 
 
-def filters_for_audit(request: ExportRequest) -> dict[str, Any]:
-    """The filter as the audit log keeps it: no phone or e-mail a search was made with."""
-    if request.kind != ExportKind.CUSTOMERS or "query" in request.filters:
-        return dict(request.filters)
+def _search_for_audit(q: str) -> dict[str, str]:
+    """A search as the audit log keeps it: its kind, and the text unless it is a contact."""
     from clientbase.customers.selectors import CONTACT_KINDS, interpret_query
 
-    params = _list_params(request.filters)
-    kept: dict[str, Any] = dict(params.filters())
-    query = interpret_query(params.q)
-    if query is not None:
-        kept["query_kind"] = query.kind
-        if query.kind not in CONTACT_KINDS:
-            kept["q"] = query.value
+    query = interpret_query(q)
+    if query is None:
+        return {}
+    kept = {"query_kind": str(query.kind)}
+    if query.kind not in CONTACT_KINDS:
+        kept["q"] = query.value
     return kept
+
+
+def filters_for_audit(request: ExportRequest) -> dict[str, Any]:
+    """The filter as the audit log keeps it: no phone or e-mail a search was made with."""
+    if request.kind == ExportKind.ORDERS:
+        kept = {key: value for key, value in request.filters.items() if key != "q"}
+        return kept | _search_for_audit(str(request.filters.get("q") or ""))
+    if "query" in request.filters:
+        return dict(request.filters)
+    params = _list_params(request.filters)
+    return dict(params.filters()) | _search_for_audit(params.q)

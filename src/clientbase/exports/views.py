@@ -169,7 +169,8 @@ def export_segment(request: HttpRequest, pk: int) -> HttpResponseBase:
 @requires(Perm.CUSTOMER_EXPORT)
 @require_http_methods(["GET", "POST"])
 def export_orders(request: HttpRequest) -> HttpResponseBase:
-    """The order list as it is filtered (status, manager), to a file."""
+    """The order list as it is filtered (its query string: search, status, manager, dates,
+    customer), to a file: the same orders the list shows."""
     filters = _filters_from(request)
     back = reverse("orders:list") + (f"?{request.GET.urlencode()}" if request.GET else "")
     return _export(

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from clientbase.core.file_fields import neutralise
 from clientbase.exports.columns import (
+    BIRTHDAY,
     BOOL,
     CODE,
     DATE,
@@ -46,6 +47,10 @@ def _csv_cell(kind: str) -> Callable[[Any], str]:
         return lambda v: _local(v).isoformat(sep=" ", timespec="seconds") if v else ""
     if kind == DATE:
         return lambda v: v.isoformat() if v else ""
+    if kind == BIRTHDAY:
+        # A day without a year is text: "--08-24" would be a formula (-(-8)-24) to a
+        # spreadsheet, so it is neutralised like any text; "24.08" stays as it is.
+        return lambda v: v.isoformat() if isinstance(v, dt.date) else neutralise(v)
     if kind == BOOL:
         return lambda v: "" if v is None else ("yes" if v else "no")
     return lambda v: "" if v is None else str(v)  # ID, INT, MONEY
@@ -170,6 +175,12 @@ def write_xlsx(
                 sheet.write_number(row_index, col, float(value), money_format)
             elif kind == DATE:
                 sheet.write_datetime(row_index, col, value, date_format)
+            elif kind == BIRTHDAY:
+                if isinstance(value, dt.date):
+                    sheet.write_datetime(row_index, col, value, date_format)
+                else:
+                    # Our own "--08-24" or "24.08", never a formula in a string cell.
+                    write_string(row_index, col, value)
             elif kind == DATETIME:
                 sheet.write_datetime(row_index, col, _local(value), datetime_format)
             elif kind == BOOL:

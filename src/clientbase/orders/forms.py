@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from clientbase.core.forms import BootstrapMixin
+from clientbase.customers.models import Customer
 from clientbase.orders import selectors
 from clientbase.orders.choices import OrderSource, OrderStatus, PaymentMethod
 from clientbase.orders.lifecycle import next_statuses
@@ -62,6 +63,13 @@ class OrderFilterForm(BootstrapMixin, forms.Form):
     )
     status = forms.ChoiceField(label=_("Status"), required=False)
     manager = forms.ChoiceField(label=_("Manager"), required=False)
+    # One customer's orders: kept in the query string, shown above the list, not typed.
+    customer = forms.ModelChoiceField(
+        label=_("Customer"),
+        queryset=Customer.objects.all(),
+        required=False,
+        widget=forms.HiddenInput,
+    )
     sort = forms.ChoiceField(
         label=_("Sort"),
         required=False,
@@ -87,7 +95,7 @@ class OrderFilterForm(BootstrapMixin, forms.Form):
             input_formats=DATE_INPUT_FORMATS,
             widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         )
-        self.order_fields(["q", "status", "manager", "from", "to", "sort"])
+        self.order_fields(["q", "status", "manager", "from", "to", "customer", "sort"])
         status_field = self.fields["status"]
         assert isinstance(status_field, forms.ChoiceField)
         status_field.choices = [
@@ -134,6 +142,7 @@ class OrderFilterForm(BootstrapMixin, forms.Form):
             manager=data.get("manager", ""),
             placed_from=data.get("from"),
             placed_to=data.get("to"),
+            customer=data["customer"].pk if data.get("customer") else None,
             sort=data.get("sort", ""),
         )
 

@@ -41,6 +41,7 @@ class OrderListParams:
     manager: str = ""  # a user id, NO_MANAGER, or "" for any
     placed_from: datetime.date | None = None  # days in the shop's time zone, both included
     placed_to: datetime.date | None = None
+    customer: int | None = None  # one customer's orders (`?customer=<id>`)
     sort: str = NEWEST  # NEWEST or BY_IMPORTANCE
 
 
@@ -63,6 +64,8 @@ def order_list(params: OrderListParams) -> QuerySet[Order]:
     queryset = Order.objects.select_related("customer__score", "manager")
     if params.q:
         queryset = queryset.filter(order_search(params.q))
+    if params.customer is not None:
+        queryset = queryset.filter(customer_id=params.customer)
     if params.placed_from:
         queryset = queryset.filter(placed_at__gte=_local_midnight(params.placed_from))
     if params.placed_to:

@@ -28,8 +28,8 @@ class Command(BaseCommand):
             default="",
             metavar="QUERY",
             help=_(
-                "customers: a segment query (docs/segments.md); orders: "
-                "status=…,from=YYYY-MM-DD,to=YYYY-MM-DD,customer=ID,manager=NAME"
+                "customers: a segment query (docs/segments.md); orders: the order list's "
+                "filters q=…,status=…,from=YYYY-MM-DD,to=YYYY-MM-DD,customer=ID,manager=NAME"
             ),
         )
         parser.add_argument(
