@@ -8,16 +8,18 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clientbase.accounts.choices import Role
 from clientbase.core.choices import AuditAction
 from clientbase.core.models import AuditEvent
 from clientbase.customers import selectors
 from clientbase.customers.choices import CustomerStatus, StopListReason
+from clientbase.customers.forms import BulkActionForm
 from clientbase.customers.models import Customer, CustomFieldDefinition, Tag
-from clientbase.customers.services import CustomerInput, customer_update
+from clientbase.customers.services import CustomerInput, customer_update, customers_bulk_tag
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -675,3 +677,25 @@ def test_the_card_shows_a_birthday_without_a_year(client_for, manager_user, sett
     Customer.objects.filter(pk=customer.pk).update(birth_month=8, birth_day=24)
     body = client_for(manager_user).get(f"/customers/{customer.pk}/").content.decode()
     assert "24 августа" in body
+
+
+def test_tag_and_bulk_messages_group_counts_in_russian(settings, client_for, manager_user):
+    Customer.objects.bulk_create(
+        Customer(last_name=f"Петров{n}", first_name="Иван") for n in range(1001)
+    )
+    ids = list(Customer.objects.values_list("pk", flat=True))
+    customers_bulk_tag(actor=manager_user, customer_ids=ids[:1000], tag_names=["опт"])
+    tag = Tag.objects.get(name="опт")
+    settings.LANGUAGE_CODE = "ru"
+    with translation.override("ru"):
+        response = client_for(manager_user).post(f"/customers/tags/{tag.pk}/delete/", follow=True)
+        assert [str(m) for m in response.context["messages"]] == [
+            "Тег «опт» удалён; он был у клиентов: 1\u00a0000."
+        ]
+        # A selection is at most 1,000 customers; the form says so with the number grouped.
+        data = QueryDict(mutable=True)
+        data.setlist("ids", [str(pk) for pk in ids])
+        data.update({"action": "add_tag", "tag": "опт"})
+        form = BulkActionForm(data=data)
+        assert not form.is_valid()
+        assert form.errors["ids"] == ["За один раз можно выбрать не больше 1\u00a0000 клиентов."]

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from clientbase.accounts.models import User
+from clientbase.core.formatting import format_number
 from clientbase.core.forms import BootstrapMixin
 from clientbase.core.templatetags.clientbase_ui import field_label
 from clientbase.customers import services
@@ -461,7 +462,8 @@ class IdListField(forms.Field):
             raise ValidationError(_("Invalid selection."), code="invalid") from exc
         if len(ids) > self.max_ids:
             raise ValidationError(
-                _("Select at most %(n)d customers at a time."), params={"n": self.max_ids}
+                _("Select at most %(n)s customers at a time."),
+                params={"n": format_number(self.max_ids)},
             )
         return ids
 
