@@ -699,3 +699,31 @@ def test_tag_and_bulk_messages_group_counts_in_russian(settings, client_for, man
         form = BulkActionForm(data=data)
         assert not form.is_valid()
         assert form.errors["ids"] == ["За один раз можно выбрать не больше 1\u00a0000 клиентов."]
+
+
+def test_custom_field_form_reports_every_problem_in_one_round(client_for, admin_user):
+    taken = CustomFieldDefinition.objects.create(key="size", label="Размер")
+    client = client_for(admin_user)
+    # No label, a choice type without choices and a key in use: all three at once.
+    response = client.post(
+        "/customers/fields/new/",
+        {"key": "size", "label": "", "field_type": "choice", "choices": " \n", "position": 1},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "key": ["A custom field with this key already exists."],
+        "label": ["This field is required."],
+        "choices": ["List at least one choice."],
+    }
+    assert list(CustomFieldDefinition.objects.values_list("pk", flat=True)) == [taken.pk]
+    # Editing keeps its own key; the rule on choices comes with the other errors too.
+    response = client.post(
+        f"/customers/fields/{taken.pk}/",
+        {"label": "Размер", "field_type": "choice", "choices": "", "position": "-1"},
+    )
+    assert response.context["form"].errors == {
+        "position": ["Ensure this value is greater than or equal to 0."],
+        "choices": ["List at least one choice."],
+    }
+    taken.refresh_from_db()
+    assert (taken.field_type, taken.position) == ("text", 0)

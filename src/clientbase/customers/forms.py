@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -565,9 +566,26 @@ class CustomFieldDefinitionForm(ServiceErrorsMixin, BootstrapMixin, forms.Form):
                 },
             )
         super().__init__(*args, **kwargs)
+        self.definition = definition
         if definition is not None:
             # Stored values are keyed by it: renaming would orphan them.
             self.fields["key"].disabled = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # The service's checks (a key in use, a choice type without choices) run now, beside
+        # the fields' own, so every problem is reported in one round.
+        checked = copy.copy(self.definition) if self.definition else CustomFieldDefinition()
+        checked.key = data.get("key", checked.key)
+        checked.label = (data.get("label") or "").strip()
+        checked.field_type = data.get("field_type", "")
+        checked.choices = _choice_lines(data.get("choices", ""))
+        checked.required = bool(data.get("required"))
+        checked.position = data.get("position") or 0
+        problems = services.custom_field_problems(checked, exclude=set(self._errors or {}))
+        for field, messages in problems.items():
+            self.add_error(field if field in self.fields else None, messages)
+        return data
 
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -575,7 +593,11 @@ class CustomFieldDefinitionForm(ServiceErrorsMixin, BootstrapMixin, forms.Form):
             "key": data["key"],
             "label": data["label"],
             "field_type": data["field_type"],
-            "choices": [line for line in data["choices"].splitlines() if line.strip()],
+            "choices": _choice_lines(data["choices"]),
             "required": data["required"],
             "position": data["position"],
         }
+
+
+def _choice_lines(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
