@@ -335,13 +335,24 @@ class CustomerCardForm:
     def is_company(self) -> bool:
         return bool(self.main["kind"].value() == CustomerKind.COMPANY)
 
+    def _person_only_hidden(self, *names: str) -> bool:
+        """A company has no gender, birthday or identity document: their inputs hide unless
+        they hold a value to clear (or an error to read)."""
+        if not self.is_company or any(n not in self.main.fields for n in names):
+            return False
+        return not any(self.main[n].value() or self.main[n].errors for n in names)
+
     @property
     def document_hidden(self) -> bool:
-        """A company has no identity document: its section hides unless it holds one to clear."""
-        if not self.is_company or "document_number" not in self.main.fields:
-            return False
-        names = ("document_type", "document_number")
-        return not any(self.main[n].value() or self.main[n].errors for n in names)
+        return self._person_only_hidden("document_type", "document_number")
+
+    @property
+    def gender_hidden(self) -> bool:
+        return self._person_only_hidden("gender")
+
+    @property
+    def birthday_hidden(self) -> bool:
+        return self._person_only_hidden("birthday")
 
     @property
     def expected_version(self) -> int:
