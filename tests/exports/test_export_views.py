@@ -387,3 +387,15 @@ def test_the_form_offers_words_by_default_and_codes_for_programs(people, manager
     assert (words[1:], codes[1:]) == ([["Z-1", "Paid"]], [["Z-1", "paid"]])
     audits = AuditEvent.objects.filter(action=AuditAction.EXPORT).order_by("pk")
     assert [a.extra["values"] for a in audits] == ["labels", "codes"]
+
+
+def test_the_count_on_the_form_is_grouped_in_russian(db, settings, manager_user, client_for):
+    from clientbase.customers.models import Customer
+
+    Customer.objects.bulk_create(
+        Customer(last_name=f"Петров{n}", first_name="Иван") for n in range(1200)
+    )
+    settings.LANGUAGE_CODE = "ru"
+    with translation.override("ru"):
+        text = client_for(manager_user).get("/exports/customers/").content.decode()
+    assert "Будет выгружено 1\u00a0200 строк." in text
