@@ -57,9 +57,10 @@ def _choice_labels(kind: str) -> dict[str, dict[str, str]]:
         if target.kind != file_fields.CHOICE:
             continue
         try:
-            choices = model._meta.get_field(key).choices or []
+            model_field = model._meta.get_field(key)
         except FieldDoesNotExist:
             continue
+        choices = getattr(model_field, "choices", None) or []
         labels[key] = {str(value): str(label) for value, label in choices}
     return labels
 
