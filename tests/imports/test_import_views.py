@@ -670,8 +670,8 @@ def test_dry_run_examples_show_values_as_the_card_will(settings, manager, base):
         ("Имя", "Ирина"),
         ("Пол", "Женский"),
         ("Дата рождения", "24.08.1990"),
-        ("Город", "Москва"),
         ("Телефон", "+7 903 111-22-33"),
+        ("Город", "Москва"),
     ]
     [updated] = preview.context["examples"]["updated"]
     assert [(c.label, c.before, c.after) for c in updated.changes] == [

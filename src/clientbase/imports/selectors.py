@@ -184,6 +184,14 @@ def examples_for_screen(kind: str, examples: Mapping[str, Iterable[Mapping[str, 
     value_kinds = _value_kinds(kind)
     choices = _choice_labels(kind)
 
+    # In the file fields' order, as the mapping screen lists them: a report stored as jsonb
+    # (PostgreSQL) comes back with its keys reordered.
+    position = {key: i for i, key in enumerate(fields_for(kind))}
+    position.update({"phones": position.get("phone", 0), "emails": position.get("email", 0)})
+
+    def in_order(values: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        return sorted(values.items(), key=lambda kv: position.get(str(kv[0]), len(position)))
+
     def readable(key: Any, value: Any) -> str:
         return shown_value(_readable(value, value_kinds.get(str(key), ""), choices.get(str(key))))
 
@@ -213,7 +221,7 @@ def examples_for_screen(kind: str, examples: Mapping[str, Iterable[Mapping[str, 
             values = dict(item.get("fields") or {})
             values.update({k: v for k, v in item.items() if k not in _EXAMPLE_KEYS})
             _day_and_month(values)
-            for key, value in values.items():
+            for key, value in in_order(values):
                 example.values.append((labels.get(str(key), str(key)), readable(key, value)))
             stored = order if kind == "orders" else customer
             recorded = dict(item.get("before") or {})
@@ -226,7 +234,7 @@ def examples_for_screen(kind: str, examples: Mapping[str, Iterable[Mapping[str, 
                 _day_and_month(changes)
                 if "birthday" in changes and recorded.get("birthday") == changes["birthday"]:
                     del changes["birthday"]  # only the year was new
-            for key, value in changes.items():
+            for key, value in in_order(changes):
                 added = key in ("phones", "emails", "tags")
                 old = recorded[key] if key in recorded else _stored_value(stored, key)
                 before = "" if added else readable(key, old)
