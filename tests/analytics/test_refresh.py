@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from clientbase.analytics.choices import Importance, RfmSegment
 from clientbase.analytics.models import CustomerScore, ModelFit, ScoringConfig
@@ -342,3 +343,21 @@ def test_cli_text_output(handmade):
     out = io.StringIO()
     call_command("analytics", "refresh", "--as-of", AS_OF.isoformat(), stdout=out)
     assert "4" in out.getvalue()
+
+
+def test_cli_says_why_a_model_was_not_fitted_in_russian(handmade):
+    out = io.StringIO()
+    with translation.override("ru"):
+        call_command("analytics", "refresh", "--as-of", AS_OF.isoformat(), stdout=out)
+    # One buyer with a usable history (the other bought only on the as-of day).
+    assert out.getvalue().splitlines()[-2:] == [
+        "  bgnbd: модель не подобрана (нужно не менее 20 клиентов с корректными данными, есть 1)",
+        "  gamma_gamma: модель не подобрана (нужно не менее 20 клиентов с повторной покупкой "
+        "на ненулевую сумму, есть 1)",
+    ]
+    # The stored record keeps the English text for the JSON output and the code to translate.
+    assert ModelFit.objects.get().models_json["bgnbd"] == {
+        "error": "need at least 20 customers with valid data, got 1",
+        "error_code": "too_few_customers",
+        "error_params": {"minimum": 20, "count": 1.0},
+    }

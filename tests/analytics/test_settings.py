@@ -6,13 +6,15 @@ import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from clientbase.accounts.choices import Role
+from clientbase.analytics.clv import InsufficientData, gamma_gamma_fit
 from clientbase.analytics.models import CustomerScore, ModelFit, ScoringConfig
-from clientbase.analytics.services import analytics_refresh, scoring_config_save
+from clientbase.analytics.services import _fit_error, analytics_refresh, scoring_config_save
 from clientbase.core.choices import AuditAction
 from clientbase.core.models import AuditEvent
 from clientbase.orders.services import OrderInput, order_upsert
@@ -265,3 +267,32 @@ def test_messages_are_in_russian_for_russian_users(settings, clients):
         "horizon_days": ["Горизонт должен быть целым числом дней от 1 до 3650."]
     }
     assert "Настройки оценок" in response.content.decode()
+
+
+def test_a_model_fit_reason_is_shown_in_russian_with_russian_numbers(settings, clients):
+    # A refresh records why Gamma-Gamma was not fitted as a code and its numbers; the page says
+    # it in the reader's language, not the English kept for the JSON output.
+    gamma_gamma = gamma_gamma_fit_refusal()
+    ModelFit.objects.create(
+        as_of=dt.date(2026, 12, 1),
+        customers=2848,
+        models_json={"gamma_gamma": _fit_error(gamma_gamma)},
+    )
+    settings.LANGUAGE_CODE = "ru"
+    with translation.override("ru"):
+        text = clients[Role.ADMIN].get(URL).content.decode()
+    assert (
+        "суммы заказов слишком разбросаны для модели Gamma-Gamma (q = 0,647 ≤ 1, "
+        "поэтому у ожидаемой суммы заказа нет конечного значения)"
+    ) in text
+    assert "too spread out" not in text
+    assert 'data-refresh="customers">2\u00a0848<' in text
+
+
+def gamma_gamma_fit_refusal() -> InsufficientData:
+    # Order values over six orders of magnitude: q = 0.647 <= 1, no finite mean order value.
+    monetary = np.exp(np.random.default_rng(1).normal(5, 3, 200))
+    with pytest.raises(InsufficientData) as refusal:
+        gamma_gamma_fit(np.ones(200), monetary)
+    assert (refusal.value.code, refusal.value.params) == ("order_values_too_spread", {"q": 0.647})
+    return refusal.value

@@ -91,6 +91,23 @@ def test_company_form_hides_the_document_section_a_person_form_shows_it(client_f
     assert re.search(r'<p[^>]*id="contact-person-hint"[^>]*\bhidden\b', person_form)
 
 
+def test_company_form_hides_gender_and_birthday_unless_they_hold_a_value(client_for, manager_user):
+    client = client_for(manager_user)
+
+    def hidden(customer: Customer) -> dict[str, bool]:
+        form = client.get(f"/customers/{customer.pk}/edit/").content.decode()
+        return {
+            name: bool(re.search(rf'<div[^>]*id="{name}-field"[^>]*\bhidden\b', form))
+            for name in ("gender", "birthday")
+        }
+
+    assert hidden(_company()) == {"gender": True, "birthday": True}
+    assert hidden(factories.make_customer()) == {"gender": False, "birthday": False}
+    # A value already there stays in sight so that it can be cleared.
+    filled = _company(gender="male", birthday=dt.date(1980, 5, 17), confirm_duplicate=True)
+    assert hidden(filled) == {"gender": False, "birthday": False}
+
+
 def test_service_refuses_an_identity_document_for_a_company(manager_user):
     data = CustomerInput(
         fields={

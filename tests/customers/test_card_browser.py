@@ -58,6 +58,22 @@ def test_company_form_hides_the_document_and_reports_every_error_at_once(
     page.screenshot(path=str(SCREENSHOTS / "customer_form_errors.png"), full_page=True)
 
 
+def test_company_form_hides_gender_and_birthday_as_it_hides_the_document(
+    page, live_server, manager_user
+):
+    base = live_server.url
+    log_in(page, base, manager_user.username)
+    page.goto(f"{base}/customers/new/")
+    assert page.is_visible("#gender-field") and page.is_visible("#birthday-field")
+    page.select_option("select[name=kind]", "company")
+    assert not page.is_visible("#gender-field") and not page.is_visible("#birthday-field")
+    page.select_option("select[name=kind]", "person")
+    # A birthday already typed stays in sight for a company, so that it can be cleared.
+    page.fill("input[name=birthday]", "1980-05-17")
+    page.select_option("select[name=kind]", "company")
+    assert page.is_visible("#birthday-field") and not page.is_visible("#gender-field")
+
+
 def test_company_card_shows_the_contact_person(page, live_server, operator_user):
     company = factories.make_customer(
         kind="company",

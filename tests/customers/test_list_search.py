@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from clientbase.core.choices import AuditAction
 from clientbase.core.models import AuditEvent
@@ -183,3 +184,32 @@ def test_keyset_page_takes_several_columns_in_one_direction():
     assert [c.last_name for c in page.rows] == ["Дьяков", "Борисов"]
     with pytest.raises(ValueError, match="same direction"):
         keyset_page(queryset, order=("city", "-id"), size=2)
+
+
+@pytest.mark.parametrize(
+    ("language", "placeholder", "title"),
+    [
+        (
+            "ru",
+            "Имя, телефон или 4 последние цифры, начало e-mail, ИНН",
+            "Начало имени, телефон в любом формате или его последние 4–9 цифр, "
+            "e-mail или его начало, либо ИНН.",
+        ),
+        (
+            "en",
+            "Name, phone or its last 4 digits, start of an e-mail, INN",
+            "The start of a name, a phone in any format or its last 4 to 9 digits, "
+            "an e-mail or its start, or an INN.",
+        ),
+    ],
+)
+def test_the_search_box_says_what_it_finds(
+    settings, client_for, operator_user, language, placeholder, title
+):
+    settings.LANGUAGE_CODE = language
+    with translation.override(language):
+        response = client_for(operator_user).get("/customers/")
+    attrs = response.context["filterset"].fields["q"].widget.attrs
+    assert (str(attrs["placeholder"]), str(attrs["title"])) == (placeholder, title)
+    html = response.content.decode()
+    assert f'placeholder="{placeholder}"' in html and f'title="{title}"' in html

@@ -8,16 +8,18 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clientbase.accounts.choices import Role
 from clientbase.core.choices import AuditAction
 from clientbase.core.models import AuditEvent
 from clientbase.customers import selectors
 from clientbase.customers.choices import CustomerStatus, StopListReason
+from clientbase.customers.forms import BulkActionForm
 from clientbase.customers.models import Customer, CustomFieldDefinition, Tag
-from clientbase.customers.services import CustomerInput, customer_update
+from clientbase.customers.services import CustomerInput, customer_update, customers_bulk_tag
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -675,3 +677,53 @@ def test_the_card_shows_a_birthday_without_a_year(client_for, manager_user, sett
     Customer.objects.filter(pk=customer.pk).update(birth_month=8, birth_day=24)
     body = client_for(manager_user).get(f"/customers/{customer.pk}/").content.decode()
     assert "24 августа" in body
+
+
+def test_tag_and_bulk_messages_group_counts_in_russian(settings, client_for, manager_user):
+    Customer.objects.bulk_create(
+        Customer(last_name=f"Петров{n}", first_name="Иван") for n in range(1001)
+    )
+    ids = list(Customer.objects.values_list("pk", flat=True))
+    customers_bulk_tag(actor=manager_user, customer_ids=ids[:1000], tag_names=["опт"])
+    tag = Tag.objects.get(name="опт")
+    settings.LANGUAGE_CODE = "ru"
+    with translation.override("ru"):
+        response = client_for(manager_user).post(f"/customers/tags/{tag.pk}/delete/", follow=True)
+        assert [str(m) for m in response.context["messages"]] == [
+            "Тег «опт» удалён; он был у клиентов: 1\u00a0000."
+        ]
+        # A selection is at most 1,000 customers; the form says so with the number grouped.
+        data = QueryDict(mutable=True)
+        data.setlist("ids", [str(pk) for pk in ids])
+        data.update({"action": "add_tag", "tag": "опт"})
+        form = BulkActionForm(data=data)
+        assert not form.is_valid()
+        assert form.errors["ids"] == ["За один раз можно выбрать не больше 1\u00a0000 клиентов."]
+
+
+def test_custom_field_form_reports_every_problem_in_one_round(client_for, admin_user):
+    taken = CustomFieldDefinition.objects.create(key="size", label="Размер")
+    client = client_for(admin_user)
+    # No label, a choice type without choices and a key in use: all three at once.
+    response = client.post(
+        "/customers/fields/new/",
+        {"key": "size", "label": "", "field_type": "choice", "choices": " \n", "position": 1},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "key": ["A custom field with this key already exists."],
+        "label": ["This field is required."],
+        "choices": ["List at least one choice."],
+    }
+    assert list(CustomFieldDefinition.objects.values_list("pk", flat=True)) == [taken.pk]
+    # Editing keeps its own key; the rule on choices comes with the other errors too.
+    response = client.post(
+        f"/customers/fields/{taken.pk}/",
+        {"label": "Размер", "field_type": "choice", "choices": "", "position": "-1"},
+    )
+    assert response.context["form"].errors == {
+        "position": ["Ensure this value is greater than or equal to 0."],
+        "choices": ["List at least one choice."],
+    }
+    taken.refresh_from_db()
+    assert (taken.field_type, taken.position) == ("text", 0)

@@ -156,3 +156,15 @@ def test_orders_with_the_order_lists_search_and_a_manager_by_name(base, tmp_path
 def test_unknown_column_is_a_command_error(db, tmp_path):
     with pytest.raises(CommandError, match="Unknown columns: colour"):
         call_command("export", "customers", "--columns", "id,colour", "-o", str(tmp_path / "c"))
+
+
+def test_the_row_count_is_grouped_in_russian(db, tmp_path, capsys):
+    from clientbase.customers.models import Customer
+
+    Customer.objects.bulk_create(
+        Customer(last_name=f"Петров{n}", first_name="Иван") for n in range(1200)
+    )
+    target = tmp_path / "all.csv"
+    with translation.override("ru"):
+        call_command("export", "customers", "-o", str(target))
+    assert capsys.readouterr().out.strip() == f"Записано строк в {target}: 1\u00a0200"

@@ -526,3 +526,15 @@ def test_an_order_export_of_one_customer_or_manager_matches_the_list(
     assert f'Customer: <a href="/customers/{irina}/">Лебедева Ирина</a>' in text
     assert f'<input type="hidden" name="customer" value="{irina}"' in text
     assert 'href="/orders/?status=paid">all customers</a>' in text
+
+
+def test_the_count_on_the_form_is_grouped_in_russian(db, settings, manager_user, client_for):
+    from clientbase.customers.models import Customer
+
+    Customer.objects.bulk_create(
+        Customer(last_name=f"Петров{n}", first_name="Иван") for n in range(1200)
+    )
+    settings.LANGUAGE_CODE = "ru"
+    with translation.override("ru"):
+        text = client_for(manager_user).get("/exports/customers/").content.decode()
+    assert "Будет выгружено 1\u00a0200 строк." in text

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from clientbase.customers.models import Customer
 from clientbase.imports.models import ImportJob
@@ -91,3 +92,25 @@ def test_errors_exit_with_code_1_and_say_why(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_:
         call_command("import", "undo", "999999", stdout=StringIO(), stderr=StringIO())
     assert exit_.value.code == 1
+
+
+def test_the_text_summary_groups_counts_in_russian(tmp_path: Path) -> None:
+    # The job number is an identifier (never grouped); the counts are quantities.
+    path = tmp_path / "clients.csv"
+    lines = ["ФИО;Телефон"] + [f"Петров{n} Иван;+7916{n:07d}" for n in range(1200)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = StringIO()
+    with translation.override("ru"):
+        call_command("import", "customers", str(path), stdout=out)
+    job = ImportJob.objects.get()
+    assert out.getvalue().strip() == (
+        f"Импорт №{job.pk} (готово): строк — 1\u00a0200, новых — 1\u00a0200, обновлено — 0, "
+        "без изменений — 0, отклонено — 0, с предупреждениями — 0."
+    )
+    out = StringIO()
+    with translation.override("ru"):
+        call_command("import", "undo", str(job.pk), stdout=out)
+    assert out.getvalue().strip() == (
+        f"Импорт №{job.pk} отменён: удалено — 1\u00a0200, восстановлено — 0, "
+        "оставлено как есть (изменены после импорта) — 0."
+    )

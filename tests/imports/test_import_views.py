@@ -176,7 +176,7 @@ def test_upload_map_dry_run_import_errors_and_undo(manager: Client, base: dict, 
     )
     assert f'href="/customers/{base["petrova"].pk}/"' in html
     assert f'href="/customers/{base["orlov"].pk}/"' in html
-    assert "Иванович" in html and "+79161234567" in html
+    assert "Иванович" in html and "+7 916 123-45-67" in html
     assert "хороший" not in html  # the ignored column is not imported
     assert '<td class="text-end font-monospace">4</td>' in html
     assert "не телефон" in html
@@ -648,3 +648,37 @@ def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(
     shown = [str(m) for m in get_messages(response.wsgi_request)]
     assert len(shown) == 1 and " 1 " in shown[0]  # the limit, in whichever language
     assert not ImportJob.objects.exists()
+
+
+def test_dry_run_examples_show_values_as_the_card_will(settings, manager, base):
+    # The file's values as stored (canonical city, phone in E.164, ISO dates, choice codes) are
+    # shown as the card shows them: formatted phone, local date, labels in the user's language.
+    content = (
+        "ФИО;Телефон;Город;Дата рождения;Пол\n"
+        "Лебедева Ирина;8 903 111 22 33;москва;24.08.1990;ж\n"
+        "Орлов Олег;8 903 555-00-01;;08/24;м\n"
+    )
+    settings.LANGUAGE_CODE = "ru"
+    with translation.override("ru"):
+        _upload(manager, content.encode("utf-8"))
+        job = ImportJob.objects.get()
+        manager.post(f"/imports/{job.pk}/mapping/", {**_mapping_post(job), "action": "preview"})
+        preview = manager.get(f"/imports/{job.pk}/preview/")
+    [created] = preview.context["examples"]["created"]
+    assert created.values == [
+        ("Фамилия", "Лебедева"),
+        ("Имя", "Ирина"),
+        ("Пол", "Женский"),
+        ("Дата рождения", "24.08.1990"),
+        ("Телефон", "+7 903 111-22-33"),
+        ("Город", "Москва"),
+    ]
+    [updated] = preview.context["examples"]["updated"]
+    assert [(c.label, c.before, c.after) for c in updated.changes] == [
+        ("Пол", "—", "Мужской"),
+        ("Дата рождения", "—", "24 августа (год неизвестен)"),
+    ]
+    html = preview.content.decode()
+    assert '<span class="text-body-secondary">Город:</span> Москва' in html
+    assert '<span class="text-body-secondary">Телефон:</span> +7 903 111-22-33' in html
+    assert "+79031112233" not in html and "1990-08-24" not in html

@@ -340,7 +340,7 @@ def test_a_huge_cell_is_a_problem_not_a_crash(tmp_path: Path) -> None:
         rows = assert_rows_add_up(table, 3)
     assert rows["c1"][1] == huge
     assert [p is not None for p in rows["__problem"]] == [False, True, False]
-    assert "longer than 10000 characters" in rows["__problem"][1]
+    assert "longer than 10,000 characters" in rows["__problem"][1]
 
 
 def test_blank_rows_are_skipped_and_numbering_stays_right(tmp_path: Path) -> None:
@@ -416,7 +416,7 @@ def test_ten_thousand_columns_are_refused(tmp_path: Path) -> None:
 
     error = read_error(path)
     assert error.code == "too_many_columns"
-    assert "10000" in error.message
+    assert "10,000" in error.message
 
 
 def test_junk_is_not_a_table(tmp_path: Path) -> None:

@@ -294,3 +294,16 @@ def test_after_the_demo_cards_and_the_caller_page_show_statistics_and_scores_are
     assert purchasers
     assert {cid for cid, segment in scores.items() if segment != "no_orders"} == purchasers
     assert CustomerScore.objects.filter(customer_id__in=purchasers, r_score=0).count() == 0
+
+
+def test_stats_rebuild_groups_its_counts_in_russian() -> None:
+    Customer.objects.bulk_create(
+        Customer(last_name=f"Петров{n}", first_name="Иван") for n in range(1200)
+    )
+    out = io.StringIO()
+    with translation.override("ru"):
+        call_command("stats", "rebuild", stdout=out)
+    assert out.getvalue().strip() == (
+        "Проверено клиентов: 1\u00a0200, исправлено строк статистики: 0, "
+        "исправлены купленные категории у клиентов: 0."
+    )

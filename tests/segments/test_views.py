@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from django.utils import translation
 
 from clientbase.accounts.choices import Role
 from clientbase.core.choices import AuditAction
@@ -144,3 +145,11 @@ def test_export_neutralises_formulas_and_audits_the_count(people, admin_user, cl
 )
 def test_neutralise(value, expected):
     assert neutralise(value) == expected
+
+
+def test_the_last_count_is_grouped_in_russian(settings, segment, admin_user, client_for):
+    Segment.objects.filter(pk=segment.pk).update(last_count=2848)
+    settings.LANGUAGE_CODE = "ru"
+    with translation.override("ru"):
+        text = client_for(admin_user).get(f"/segments/{segment.pk}/").content.decode()
+    assert "2\u00a0848 клиентов при последнем подсчёте" in text

@@ -43,7 +43,16 @@ LOG_BOUND = 15.0
 
 
 class InsufficientData(ValueError):
-    """The data cannot support a fit; the message says what is missing."""
+    """The data cannot support a fit; the message says what is missing.
+
+    ``code`` and ``params`` say the same for a reader in another language: this module knows
+    nothing of translations, so the analytics pages and the CLI build their sentence from them.
+    """
+
+    def __init__(self, code: str, message: str, **params: float | str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,7 @@ def _minimise(
                 result = rescue
     log_params = np.asarray(result.x, dtype=np.float64)
     if not (np.isfinite(result.fun) and np.isfinite(log_params).all()):
-        raise InsufficientData("the model fit did not converge to finite values")
+        raise InsufficientData("not_converged", "the model fit did not converge to finite values")
     at_bound = [
         name
         for name, value in zip(names, log_params, strict=True)
@@ -129,8 +138,10 @@ def _minimise(
     ]
     if at_bound:
         raise InsufficientData(
+            "not_identified",
             f"the data do not identify parameter(s) {', '.join(at_bound)} "
-            "(the fit ran to the bound)"
+            "(the fit ran to the bound)",
+            parameters=", ".join(at_bound),
         )
     return log_params
 
@@ -244,12 +255,18 @@ def bgnbd_fit(
     repeat_buyers = float(w[x > 0].sum()) if w is not None else float((x > 0).sum())
     if customers < BGNBD_MIN_CUSTOMERS:
         raise InsufficientData(
-            f"need at least {BGNBD_MIN_CUSTOMERS} customers with valid data, got {customers:g}"
+            "too_few_customers",
+            f"need at least {BGNBD_MIN_CUSTOMERS} customers with valid data, got {customers:g}",
+            minimum=BGNBD_MIN_CUSTOMERS,
+            count=customers,
         )
     if repeat_buyers < BGNBD_MIN_REPEAT_BUYERS:
         raise InsufficientData(
+            "too_few_repeat_buyers",
             f"need at least {BGNBD_MIN_REPEAT_BUYERS} customers with a repeat purchase, "
-            f"got {repeat_buyers:g}"
+            f"got {repeat_buyers:g}",
+            minimum=BGNBD_MIN_REPEAT_BUYERS,
+            count=repeat_buyers,
         )
     (x, t_x, age), counts = _unique_rows((x, t_x, age), w)
     total = counts.sum()
@@ -371,8 +388,11 @@ def gamma_gamma_fit(
     repeat_buyers = float(w.sum()) if w is not None else float(x.size)
     if repeat_buyers < GAMMA_GAMMA_MIN_REPEAT_BUYERS:
         raise InsufficientData(
+            "too_few_spending_repeat_buyers",
             f"need at least {GAMMA_GAMMA_MIN_REPEAT_BUYERS} customers with a repeat purchase "
-            f"and a positive order value, got {repeat_buyers:g}"
+            f"and a positive order value, got {repeat_buyers:g}",
+            minimum=GAMMA_GAMMA_MIN_REPEAT_BUYERS,
+            count=repeat_buyers,
         )
     (x, m), counts = _unique_rows((x, m), w)
     total = counts.sum()
@@ -405,8 +425,10 @@ def gamma_gamma_fit(
     p, q, v = np.exp(_minimise(negative_log_likelihood, start, ("p", "q", "v")))
     if q <= 1.0:
         raise InsufficientData(
+            "order_values_too_spread",
             f"order values are too spread out for the Gamma-Gamma model (q = {q:.3g} <= 1, "
-            "so the expected order value is not finite)"
+            "so the expected order value is not finite)",
+            q=float(f"{q:.3g}"),
         )
     return GammaGammaParams(p=float(p), q=float(q), v=float(v))
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clientbase.analytics.choices import RfmSegment
 from clientbase.analytics.models import CustomerScore, ModelFit
+from clientbase.core.formatting import format_number
 
 
 @dataclass
@@ -105,13 +106,59 @@ MODEL_LABELS = {
 TIME_UNITS = {"day": _("days"), "week": _("weeks")}
 
 
+# Why a model was not fitted, by the code a refresh records (see services._fit_error); numbers
+# are filled in formatted for the active language.
+FIT_ERRORS = {
+    "not_converged": _("the model fit did not converge to finite values"),
+    "not_identified": _(
+        "the data do not identify parameter(s) %(parameters)s (the fit ran to the bound)"
+    ),
+    "too_few_customers": _("need at least %(minimum)s customers with valid data, got %(count)s"),
+    "too_few_repeat_buyers": _(
+        "need at least %(minimum)s customers with a repeat purchase, got %(count)s"
+    ),
+    "too_few_spending_repeat_buyers": _(
+        "need at least %(minimum)s customers with a repeat purchase and a positive order value, "
+        "got %(count)s"
+    ),
+    "order_values_too_spread": _(
+        "order values are too spread out for the Gamma-Gamma model (q = %(q)s ≤ 1, "
+        "so the expected order value is not finite)"
+    ),
+    "not_installed": _("the customer models are not installed"),
+    "fit_failed": _("the model could not be fitted to these data"),
+}
+
+
+def model_fit_reason(entry: dict[str, Any]) -> str:
+    """Why a model was not fitted, in the active language; "" for a fitted model.
+
+    A record written before the reasons had codes keeps its English text.
+    """
+    error = entry.get("error")
+    if not error:
+        return ""
+    template = FIT_ERRORS.get(str(entry.get("error_code", "")))
+    params = entry.get("error_params")
+    if template is None or not isinstance(params, dict):
+        return str(error)
+    shown = {
+        name: format_number(value) if isinstance(value, int | float) else str(value)
+        for name, value in params.items()
+    }
+    try:
+        return str(template) % shown
+    except (KeyError, TypeError, ValueError):  # a record that lacks a number the text needs
+        return str(error)
+
+
 @dataclass
 class FittedModel:
     code: str
     label: str
     parameters: list[tuple[str, float]] = field(default_factory=list)
     time_unit: str = ""
-    error: str = ""  # the model's own message; the page says "not enough data: RFM only"
+    error: str = ""  # why it was not fitted; the page says "not enough data: RFM only"
 
 
 @dataclass
@@ -139,10 +186,12 @@ def last_refresh() -> LastRefresh | None:
                 parameters=[
                     (name, float(value))
                     for name, value in entry.items()
-                    if name not in ("error", "time_unit") and isinstance(value, int | float)
+                    if not name.startswith("error")
+                    and name != "time_unit"
+                    and isinstance(value, int | float)
                 ],
                 time_unit=str(TIME_UNITS.get(unit, unit)),
-                error=str(entry.get("error", "")),
+                error=model_fit_reason(entry),
             )
         )
     return LastRefresh(fit=fit, models=models)

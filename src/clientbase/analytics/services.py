@@ -278,6 +278,18 @@ def _fit_sample(size: int) -> np.ndarray | slice:
     return np.sort(np.random.default_rng(0).choice(size, FIT_SAMPLE, replace=False))
 
 
+def _fit_error(exc: Exception) -> dict[str, Any]:
+    """A failed fit as recorded: the English message for the JSON output and the logs, plus a
+    code and its numbers from which the pages and the CLI say it in the user's language."""
+    code = getattr(exc, "code", "fit_failed")
+    params = getattr(exc, "params", {})
+    return {
+        "error": str(exc) or type(exc).__name__,
+        "error_code": code if isinstance(code, str) else "fit_failed",
+        "error_params": dict(params) if isinstance(params, dict) else {},
+    }
+
+
 def _fit_models(
     purchases: _Purchases, as_of_day: int, horizon_days: int
 ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray | None]]:
@@ -285,7 +297,11 @@ def _fit_models(
     try:
         from clientbase.analytics import clv
     except ImportError:  # pragma: no cover - only while the model module is being written
-        unavailable = {"error": "the customer models are not installed"}
+        unavailable = {
+            "error": "the customer models are not installed",
+            "error_code": "not_installed",
+            "error_params": {},
+        }
         return {"bgnbd": dict(unavailable), "gamma_gamma": dict(unavailable)}, {
             "p_alive": None,
             "expected_purchases": None,
@@ -329,7 +345,7 @@ def _fit_models(
         }
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # InsufficientData too
         bgnbd = None
-        models["bgnbd"] = {"error": str(exc) or type(exc).__name__}
+        models["bgnbd"] = _fit_error(exc)
         outputs["p_alive"] = outputs["expected_purchases"] = None
 
     gamma_gamma = None
@@ -352,7 +368,7 @@ def _fit_models(
         }
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
         gamma_gamma = None
-        models["gamma_gamma"] = {"error": str(exc) or type(exc).__name__}
+        models["gamma_gamma"] = _fit_error(exc)
         outputs["expected_order_value"] = None
 
     if bgnbd is not None and gamma_gamma is not None:
@@ -373,7 +389,7 @@ def _fit_models(
                 dtype=np.float64,
             )
         except (ValueError, ArithmeticError) as exc:
-            models["clv"] = {"error": str(exc) or type(exc).__name__}
+            models["clv"] = _fit_error(exc)
     for name, values in outputs.items():
         if values is not None and not np.all(np.isfinite(values)):
             # A numerically failed prediction is dropped rather than written as nonsense.

@@ -60,7 +60,13 @@ class CustomerFilterSet(BootstrapMixin, forms.Form):
         widget=forms.TextInput(
             attrs={
                 "type": "search",
-                "placeholder": _("Name, phone in any format, e-mail or INN"),
+                # Brief; the title says it in full (the search also finds the last digits
+                # of a phone and the start of an e-mail, see selectors.interpret_query).
+                "placeholder": _("Name, phone or its last 4 digits, start of an e-mail, INN"),
+                "title": _(
+                    "The start of a name, a phone in any format or its last 4 to 9 digits, "
+                    "an e-mail or its start, or an INN."
+                ),
                 "autocomplete": "off",
             }
         ),

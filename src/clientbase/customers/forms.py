@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from clientbase.accounts.models import User
+from clientbase.core.formatting import format_number
 from clientbase.core.forms import BootstrapMixin
 from clientbase.core.templatetags.clientbase_ui import field_label
 from clientbase.customers import services
@@ -333,13 +335,24 @@ class CustomerCardForm:
     def is_company(self) -> bool:
         return bool(self.main["kind"].value() == CustomerKind.COMPANY)
 
+    def _person_only_hidden(self, *names: str) -> bool:
+        """A company has no gender, birthday or identity document: their inputs hide unless
+        they hold a value to clear (or an error to read)."""
+        if not self.is_company or any(n not in self.main.fields for n in names):
+            return False
+        return not any(self.main[n].value() or self.main[n].errors for n in names)
+
     @property
     def document_hidden(self) -> bool:
-        """A company has no identity document: its section hides unless it holds one to clear."""
-        if not self.is_company or "document_number" not in self.main.fields:
-            return False
-        names = ("document_type", "document_number")
-        return not any(self.main[n].value() or self.main[n].errors for n in names)
+        return self._person_only_hidden("document_type", "document_number")
+
+    @property
+    def gender_hidden(self) -> bool:
+        return self._person_only_hidden("gender")
+
+    @property
+    def birthday_hidden(self) -> bool:
+        return self._person_only_hidden("birthday")
 
     @property
     def expected_version(self) -> int:
@@ -461,7 +474,8 @@ class IdListField(forms.Field):
             raise ValidationError(_("Invalid selection."), code="invalid") from exc
         if len(ids) > self.max_ids:
             raise ValidationError(
-                _("Select at most %(n)d customers at a time."), params={"n": self.max_ids}
+                _("Select at most %(n)s customers at a time."),
+                params={"n": format_number(self.max_ids)},
             )
         return ids
 
@@ -563,9 +577,26 @@ class CustomFieldDefinitionForm(ServiceErrorsMixin, BootstrapMixin, forms.Form):
                 },
             )
         super().__init__(*args, **kwargs)
+        self.definition = definition
         if definition is not None:
             # Stored values are keyed by it: renaming would orphan them.
             self.fields["key"].disabled = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # The service's checks (a key in use, a choice type without choices) run now, beside
+        # the fields' own, so every problem is reported in one round.
+        checked = copy.copy(self.definition) if self.definition else CustomFieldDefinition()
+        checked.key = data.get("key", checked.key)
+        checked.label = (data.get("label") or "").strip()
+        checked.field_type = data.get("field_type", "")
+        checked.choices = _choice_lines(data.get("choices", ""))
+        checked.required = bool(data.get("required"))
+        checked.position = data.get("position") or 0
+        problems = services.custom_field_problems(checked, exclude=set(self._errors or {}))
+        for field, messages in problems.items():
+            self.add_error(field if field in self.fields else None, messages)
+        return data
 
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -573,7 +604,11 @@ class CustomFieldDefinitionForm(ServiceErrorsMixin, BootstrapMixin, forms.Form):
             "key": data["key"],
             "label": data["label"],
             "field_type": data["field_type"],
-            "choices": [line for line in data["choices"].splitlines() if line.strip()],
+            "choices": _choice_lines(data["choices"]),
             "required": data["required"],
             "position": data["position"],
         }
+
+
+def _choice_lines(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]

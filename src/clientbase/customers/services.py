@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -1001,6 +1001,29 @@ def tag_delete(*, actor: Any, tag_id: int) -> int:
     return count
 
 
+def custom_field_problems(
+    definition: CustomFieldDefinition, *, exclude: Collection[str] = ()
+) -> dict[str, list[str]]:
+    """Every problem of an unsaved definition at once (the model's checks and the rule on
+    choices), so the form reports them in one round; `exclude`: fields already in error."""
+    problems: dict[str, list[str]] = {}
+    try:
+        definition.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        for field, errors in exc.error_dict.items():
+            for error in errors:
+                # Django's own wording reads badly in Russian ("с таким ключ").
+                if field == "key" and error.code == "unique":
+                    messages = [str(_("A custom field with this key already exists."))]
+                else:
+                    messages = list(error.messages)
+                problems.setdefault(field, []).extend(messages)
+    no_choices = definition.field_type == CustomFieldType.CHOICE and not definition.choices
+    if no_choices and "choices" not in exclude and "field_type" not in exclude:
+        problems.setdefault("choices", []).append(str(_("List at least one choice.")))
+    return problems
+
+
 def custom_field_save(
     *,
     actor: Any,
@@ -1028,9 +1051,9 @@ def custom_field_save(
         definition.choices = [c.strip() for c in choices if c.strip()]
         definition.required = required
         definition.position = position
-        if field_type == CustomFieldType.CHOICE and not definition.choices:
-            raise ValidationError({"choices": _("List at least one choice.")})
-        definition.full_clean()
+        problems = custom_field_problems(definition)
+        if problems:
+            raise ValidationError(problems)
         definition.save()
         after = {
             f: getattr(definition, f)

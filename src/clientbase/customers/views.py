@@ -20,6 +20,7 @@ from clientbase.accounts.permissions import Perm, requires, user_has
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
 from clientbase.core.errors import ConflictError, DomainError, DuplicateWarning
+from clientbase.core.formatting import format_number
 from clientbase.core.pagination import Page
 from clientbase.core.templatetags.clientbase_ui import field_label
 from clientbase.customers import selectors, services
@@ -173,7 +174,9 @@ def customer_bulk(request: HttpRequest) -> HttpResponse:
             customer_ids=data["ids"],
             manager_id=manager.pk if manager else None,
         )
-        messages.success(request, _("Manager changed for %(n)d customers.") % {"n": count})
+        messages.success(
+            request, _("Manager changed for %(n)s customers.") % {"n": format_number(count)}
+        )
     else:
         remove = action == BulkActionForm.REMOVE_TAG
         if remove and not Tag.objects.filter(name=data["tag"].strip()).exists():
@@ -183,11 +186,11 @@ def customer_bulk(request: HttpRequest) -> HttpResponse:
             actor=request.user, customer_ids=data["ids"], tag_names=[data["tag"]], remove=remove
         )
         text = (
-            _("Tag “%(tag)s” removed from %(n)d customers.")
+            _("Tag “%(tag)s” removed from %(n)s customers.")
             if remove
-            else _("Tag “%(tag)s” added to %(n)d customers.")
+            else _("Tag “%(tag)s” added to %(n)s customers.")
         )
-        messages.success(request, text % {"tag": data["tag"].strip(), "n": count})
+        messages.success(request, text % {"tag": data["tag"].strip(), "n": format_number(count)})
     return redirect(back)
 
 
@@ -261,8 +264,8 @@ def _timeline_rows(events: list[TimelineEvent]) -> list[dict[str, Any]]:
             )
         elif data.get("stoplist_proposed"):
             details = _(
-                "Proposed for the stop-list after %(n)d refused cash-on-delivery parcels."
-            ) % {"n": data.get("refused_cod", 0)}
+                "Proposed for the stop-list after %(n)s refused cash-on-delivery parcels."
+            ) % {"n": format_number(data.get("refused_cod", 0))}
         elif "from" in data and "to" in data:
             details = "{} → {}".format(
                 _choice_label(CustomerStatus, data["from"]),
@@ -553,7 +556,8 @@ def tag_delete(request: HttpRequest, pk: int) -> HttpResponse:
         count = services.tag_delete(actor=request.user, tag_id=tag.pk)
         messages.success(
             request,
-            _("Tag “%(tag)s” deleted; %(n)d customers had it.") % {"tag": tag.name, "n": count},
+            _("Tag “%(tag)s” deleted; %(n)s customers had it.")
+            % {"tag": tag.name, "n": format_number(count)},
         )
         return redirect("customers:tag_list")
     return render(request, "customers/tag_delete.html", {"tag": tag})

@@ -184,7 +184,7 @@ class Table:
             .then(
                 pl.lit(
                     _("A cell is longer than %(limit)s characters.")
-                    % {"limit": self.limits.max_cell_chars}
+                    % {"limit": format_number(self.limits.max_cell_chars)}
                 )
             )
             .otherwise(pl.lit(None, dtype=pl.String))
@@ -238,7 +238,7 @@ def open_table(path: Path, *, sheet: str | None = None, limits: ReadLimits | Non
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f}".removesuffix(".0")
+    return format_number(round(size / 1024 / 1024, 1))
 
 
 def _not_a_table() -> ReadError:
@@ -546,7 +546,7 @@ def _check_width(width: int, limits: ReadLimits) -> None:
     if width > limits.max_columns:
         raise ReadError(
             _("The header has %(count)s columns; at most %(limit)s can be imported.")
-            % {"count": width, "limit": limits.max_columns},
+            % {"count": format_number(width), "limit": format_number(limits.max_columns)},
             code="too_many_columns",
         )
 
@@ -562,7 +562,7 @@ def _check_archive(path: Path, limits: ReadLimits) -> str:
             if len(members) > MAX_ARCHIVE_MEMBERS:
                 raise ReadError(
                     _("The archive holds %(count)s files, far more than any spreadsheet.")
-                    % {"count": len(members)},
+                    % {"count": format_number(len(members))},
                     code="zip_bomb",
                 )
             file_format = _archive_format(archive)

@@ -9,10 +9,13 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from clientbase.accounts.choices import Role
+from clientbase.core import file_fields
 from clientbase.core.file_fields import fields_for
+from clientbase.core.formatting import format_number, format_phone_number
 from clientbase.customers.models import Customer
 from clientbase.imports.models import ImportJob
 from clientbase.orders.choices import OrderSource
@@ -44,6 +47,69 @@ def _labels(kind: str) -> dict[str, str]:
         }
     )
     return labels
+
+
+def _choice_labels(kind: str) -> dict[str, dict[str, str]]:
+    """Choice field key -> stored value -> label in the active language."""
+    model = Order if kind == "orders" else Customer
+    labels = {}
+    for key, target in fields_for(kind).items():
+        if target.kind != file_fields.CHOICE:
+            continue
+        try:
+            model_field = model._meta.get_field(key)
+        except FieldDoesNotExist:
+            continue
+        choices = getattr(model_field, "choices", None) or []
+        labels[key] = {str(value): str(label) for value, label in choices}
+    return labels
+
+
+def _value_kinds(kind: str) -> dict[str, str]:
+    """Field key -> value kind, with the importer's merged contact columns."""
+    kinds = {key: target.kind for key, target in fields_for(kind).items()}
+    kinds.update({"phones": file_fields.PHONE, "emails": file_fields.EMAIL})
+    return kinds
+
+
+def _readable(value: Any, value_kind: str, choices: Mapping[str, str] | None) -> Any:
+    """A stored value as the card shows it: formatted phones, local dates, money, labels."""
+    if isinstance(value, list | tuple):
+        return [_readable(item, value_kind, choices) for item in value]
+    if value is None or value == "" or isinstance(value, bool):
+        return value
+    if choices is not None:
+        return choices.get(str(value), value)
+    if value_kind in (file_fields.PHONE,):
+        return format_phone_number(value)
+    if value_kind in (file_fields.MONEY, file_fields.DECIMAL):
+        return format_number(value, 2 if value_kind == file_fields.MONEY else None)
+    if value_kind in (file_fields.DATE, file_fields.DATETIME) and isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if value_kind == file_fields.DATE:
+            return formats.date_format(moment.date(), "SHORT_DATE_FORMAT")
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        return formats.date_format(moment, "SHORT_DATETIME_FORMAT")
+    return value
+
+
+def _day_and_month(values: dict[str, Any]) -> None:
+    """A birthday without a year is stored as its day and month: shown as one birthday."""
+    if "birth_day" not in values and "birth_month" not in values:
+        return
+    day, month = values.pop("birth_day", None), values.pop("birth_month", None)
+    if values.get("birthday") or not (day and month):
+        return
+    try:
+        # As the card shows it: "24 августа (год неизвестен)".
+        shown = formats.date_format(dt.date(2000, month, day), "j E")
+        values["birthday"] = f"{shown} ({_('year unknown')})"
+    except (TypeError, ValueError):
+        return
 
 
 def shown_value(value: Any) -> str:
@@ -115,6 +181,20 @@ def examples_for_screen(kind: str, examples: Mapping[str, Iterable[Mapping[str, 
     example has none (orders), the stored record is read, which is right before the run.
     """
     labels = _labels(kind)
+    value_kinds = _value_kinds(kind)
+    choices = _choice_labels(kind)
+
+    # In the file fields' order, as the mapping screen lists them: a report stored as jsonb
+    # (PostgreSQL) comes back with its keys reordered.
+    position = {key: i for i, key in enumerate(fields_for(kind))}
+    position.update({"phones": position.get("phone", 0), "emails": position.get("email", 0)})
+
+    def in_order(values: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        return sorted(values.items(), key=lambda kv: position.get(str(kv[0]), len(position)))
+
+    def readable(key: Any, value: Any) -> str:
+        return shown_value(_readable(value, value_kinds.get(str(key), ""), choices.get(str(key))))
+
     listed = {name: list(items) for name, items in examples.items()}
     items = [item for group in listed.values() for item in group]
     customer_ids = {int(i["customer"]) for i in items if isinstance(i.get("customer"), int)}
@@ -140,16 +220,28 @@ def examples_for_screen(kind: str, examples: Mapping[str, Iterable[Mapping[str, 
             )
             values = dict(item.get("fields") or {})
             values.update({k: v for k, v in item.items() if k not in _EXAMPLE_KEYS})
-            for key, value in values.items():
-                example.values.append((labels.get(str(key), str(key)), shown_value(value)))
+            _day_and_month(values)
+            for key, value in in_order(values):
+                example.values.append((labels.get(str(key), str(key)), readable(key, value)))
             stored = order if kind == "orders" else customer
-            recorded = item.get("before") or {}
-            for key, value in (item.get("changes") or {}).items():
+            recorded = dict(item.get("before") or {})
+            changes = dict(item.get("changes") or {})
+            if "birth_day" in changes or "birth_month" in changes:
+                for key in ("birth_day", "birth_month"):
+                    recorded.setdefault(key, _stored_value(stored, key))
+                    changes.setdefault(key, recorded[key])
+                _day_and_month(recorded)
+                _day_and_month(changes)
+                if "birthday" in changes and recorded.get("birthday") == changes["birthday"]:
+                    del changes["birthday"]  # only the year was new
+            for key, value in in_order(changes):
                 added = key in ("phones", "emails", "tags")
                 old = recorded[key] if key in recorded else _stored_value(stored, key)
-                before = "" if added else shown_value(old)
+                before = "" if added else readable(key, old)
                 example.changes.append(
-                    ExampleChange(labels.get(str(key), str(key)), before, shown_value(value), added)
+                    ExampleChange(
+                        labels.get(str(key), str(key)), before, readable(key, value), added
+                    )
                 )
             bucket.append(example)
     return shown

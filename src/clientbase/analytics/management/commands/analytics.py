@@ -10,7 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from clientbase.analytics.choices import RfmSegment
+from clientbase.analytics.selectors import model_fit_reason
 from clientbase.analytics.services import analytics_refresh
+from clientbase.core.formatting import format_number
 
 
 def _date(text: str) -> datetime.date:
@@ -38,17 +40,21 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result.as_json(), ensure_ascii=False))
             return
         self.stdout.write(
-            _("%(n)d customers scored as of %(date)s in %(seconds).2f s.")
-            % {"n": result.customers, "date": result.as_of.isoformat(), "seconds": result.seconds}
+            _("%(n)s customers scored as of %(date)s in %(seconds)s s.")
+            % {
+                "n": format_number(result.customers),
+                "date": result.as_of.isoformat(),
+                "seconds": format_number(result.seconds, 2),
+            }
         )
         labels = dict(RfmSegment.choices)
         for code, size in result.rfm_sizes.items():
-            self.stdout.write(f"  {labels.get(code, code)}: {size}")
+            self.stdout.write(f"  {labels.get(code, code)}: {format_number(size)}")
         for name, params in result.models.items():
             if "error" in params:
                 self.stdout.write(
                     _("  %(model)s: not fitted (%(error)s)")
-                    % {"model": name, "error": params["error"]}
+                    % {"model": name, "error": model_fit_reason(params)}
                 )
             else:
                 shown = ", ".join(f"{k}={v:.4g}" for k, v in params.items() if k != "time_unit")

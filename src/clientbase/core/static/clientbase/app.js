@@ -27,8 +27,8 @@
     total.value = String(index + 1);
   });
 
-  // The customer form: a company has no identity document, and its names are its contact
-  // person's. A section still holding a document stays visible, so it can be cleared.
+  // The customer form: a company has no gender, birthday or identity document, and its names
+  // are its contact person's. An input still holding a value stays visible, so it can be cleared.
   document.addEventListener("change", function (event) {
     var select = event.target;
     if (!select.matches || !select.matches("[data-customer-kind]")) return;

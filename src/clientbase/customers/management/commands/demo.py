@@ -957,8 +957,12 @@ class Command(BaseCommand):
         batch: int,
     ) -> None:
         self.stdout.write(
-            _("Loading demo data (seed %(seed)d): %(customers)d customers, %(orders)d orders…")
-            % {"seed": seed, "customers": customers_n, "orders": orders_n}
+            _("Loading demo data (seed %(seed)d): %(customers)s customers, %(orders)s orders…")
+            % {
+                "seed": seed,
+                "customers": format_number(customers_n),
+                "orders": format_number(orders_n),
+            }
         )
         pool = CustomerPool() if orders_n else None
         total = Counts()
@@ -981,21 +985,21 @@ class Command(BaseCommand):
         if customers_n:
             self.stdout.write(
                 _(
-                    "Customers: %(n)d in %(s).1f s (%(rate)s customers/s, %(rows)s rows/s); "
-                    "phones %(phones)d, e-mails %(emails)d, addresses %(addresses)d, "
-                    "consents %(consents)d, tags %(tags)d, timeline events %(timeline)d."
+                    "Customers: %(n)s in %(s)s s (%(rate)s customers/s, %(rows)s rows/s); "
+                    "phones %(phones)s, e-mails %(emails)s, addresses %(addresses)s, "
+                    "consents %(consents)s, tags %(tags)s, timeline events %(timeline)s."
                 )
                 % {
-                    "n": total.customers,
-                    "s": seconds,
+                    "n": format_number(total.customers),
+                    "s": format_number(seconds, 1),
                     "rate": format_number(round(total.customers / max(seconds, 1e-9))),
                     "rows": format_number(round(total.customer_rows() / max(seconds, 1e-9))),
-                    "phones": total.phones,
-                    "emails": total.emails,
-                    "addresses": total.addresses,
-                    "consents": total.consents,
-                    "tags": total.tags,
-                    "timeline": total.timeline,
+                    "phones": format_number(total.phones),
+                    "emails": format_number(total.emails),
+                    "addresses": format_number(total.addresses),
+                    "consents": format_number(total.consents),
+                    "tags": format_number(total.tags),
+                    "timeline": format_number(total.timeline),
                 }
             )
         if orders_n:
@@ -1014,16 +1018,16 @@ class Command(BaseCommand):
             order_rows = total.orders + total.items + total.history
             self.stdout.write(
                 _(
-                    "Orders: %(n)d in %(s).1f s (%(rate)s orders/s, %(rows)s rows/s); "
-                    "items %(items)d, status changes %(history)d."
+                    "Orders: %(n)s in %(s)s s (%(rate)s orders/s, %(rows)s rows/s); "
+                    "items %(items)s, status changes %(history)s."
                 )
                 % {
-                    "n": total.orders,
-                    "s": seconds,
+                    "n": format_number(total.orders),
+                    "s": format_number(seconds, 1),
                     "rate": format_number(round(total.orders / max(seconds, 1e-9))),
                     "rows": format_number(round(order_rows / max(seconds, 1e-9))),
-                    "items": total.items,
-                    "history": total.history,
+                    "items": format_number(total.items),
+                    "history": format_number(total.history),
                 }
             )
 

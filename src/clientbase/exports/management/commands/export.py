@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from clientbase.core.formatting import format_number
 from clientbase.exports import columns as catalogue
 from clientbase.exports import selectors, services
 from clientbase.exports.choices import ExportFormat, ExportKind
@@ -108,5 +109,6 @@ class Command(BaseCommand):
             codes=options["codes"],
         )
         self.stdout.write(
-            _("%(rows)d rows written to %(path)s") % {"rows": rows, "path": str(path)}
+            _("%(rows)s rows written to %(path)s")
+            % {"rows": format_number(rows), "path": str(path)}
         )

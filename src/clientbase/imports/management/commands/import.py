@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext as _
 
 from clientbase.core.errors import DomainError
+from clientbase.core.formatting import format_number
 from clientbase.imports.choices import ImportMode, MatchKey
 from clientbase.imports.models import ImportJob
 from clientbase.imports.services import (
@@ -20,6 +21,9 @@ from clientbase.imports.services import (
     import_job_undo,
     mapping_from_file,
 )
+
+# The counts of the text summary, grouped as the reader's language writes numbers.
+_COUNTS = ("rows", "created", "updated", "unchanged", "rejected", "warned")
 
 
 def job_summary(job: ImportJob) -> dict[str, Any]:
@@ -109,7 +113,11 @@ class Command(BaseCommand):
                 "updated, %(unchanged)s unchanged, %(rejected)s rejected, %(warned)s with "
                 "warnings."
             )
-            % summary
+            % {
+                **{name: format_number(summary[name]) for name in _COUNTS},
+                "job": job.pk,
+                "status": job.get_status_display().lower(),
+            }
         )
         if summary["error_file"]:
             self.stdout.write(
@@ -152,7 +160,13 @@ class Command(BaseCommand):
                 "Import #%(job)s undone: %(removed)s removed, %(restored)s restored, "
                 "%(conflicts)s kept because they changed since."
             )
-            % {"job": job.pk, **report}
+            % {
+                "job": job.pk,
+                **{
+                    name: format_number(report.get(name, 0))
+                    for name in ("removed", "restored", "conflicts")
+                },
+            }
         )
         for item in report.get("conflict_list", []):
             self.stdout.write(f"  #{item['id']}: {item['reason']}")

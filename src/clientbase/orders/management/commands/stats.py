@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from clientbase.core.formatting import format_number
 from clientbase.orders.services import customer_stats_rebuild
 
 
@@ -32,12 +33,12 @@ class Command(BaseCommand):
         result = customer_stats_rebuild(batch_size=options["batch_size"])
         self.stdout.write(
             _(
-                "Customers checked: %(checked)d, statistics rows fixed: %(fixed)d, "
-                "customers with bought categories fixed: %(categories)d."
+                "Customers checked: %(checked)s, statistics rows fixed: %(fixed)s, "
+                "customers with bought categories fixed: %(categories)s."
             )
             % {
-                "checked": result.checked,
-                "fixed": result.fixed,
-                "categories": result.categories_fixed,
+                "checked": format_number(result.checked),
+                "fixed": format_number(result.fixed),
+                "categories": format_number(result.categories_fixed),
             }
         )
