@@ -424,8 +424,7 @@ def test_job_runs_to_a_file_and_is_audited_once(shop, settings, tmp_path):
 def test_a_failing_job_is_marked_failed(shop, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     job = ExportJob.objects.create(kind="customers", file_format="csv", columns=["nope"])
-    with pytest.raises(catalogue.ExportError):
-        services.export_job_run(job.pk)
+    assert services.export_job_run(job.pk).status == ExportStatus.FAILED
     job.refresh_from_db()
     assert job.status == ExportStatus.FAILED and "nope" in job.failure
     assert services.export_job_file(job) is None
@@ -532,3 +531,26 @@ def test_a_job_writes_in_the_language_of_the_one_who_asked_with_words_or_codes(
     assert [r for r in read[True] if r[0] == full] == [[full, "person", "yes"]]
     audits = AuditEvent.objects.filter(action=AuditAction.EXPORT).order_by("pk")
     assert [a.extra["values"] for a in audits] == ["labels", "codes"]
+
+
+def test_an_internal_error_fails_the_job_without_logging_its_message(
+    shop, settings, tmp_path, monkeypatch, caplog
+):
+    """A database error may quote the customer values it choked on: the job keeps the error's
+    type, the log its type and frames, and neither the message (as imports do)."""
+    settings.DATA_DIR = tmp_path
+
+    quoted = "value too long: Лебедева +79161234567"
+
+    def choke(**kwargs):
+        raise RuntimeError(quoted)  # the frames show this line, not the value
+
+    monkeypatch.setattr(services, "export_write", choke)
+    job = ExportJob.objects.create(kind="customers", file_format="csv")
+    with caplog.at_level("DEBUG"):
+        assert services.export_job_run(job.pk).status == ExportStatus.FAILED
+    job.refresh_from_db()
+    assert "RuntimeError" in job.failure and "79161234567" not in job.failure
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "RuntimeError" in logged
+    assert "79161234567" not in logged and "Лебедева" not in logged

@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -18,6 +19,7 @@ from django.utils.translation import gettext
 
 from clientbase.core import audit
 from clientbase.core.choices import AuditAction
+from clientbase.core.errors import DomainError
 from clientbase.exports.choices import ExportFormat, ExportKind, ExportStatus
 from clientbase.exports.columns import Column, ExportError, resolve_columns
 from clientbase.exports.models import ExportJob
@@ -169,6 +171,14 @@ def _job_progress(job_id: int, rows: int) -> None:
     ExportJob.objects.filter(pk=job_id).update(rows=rows)
 
 
+def _job_failed(job: ExportJob, reason: str) -> ExportJob:
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportStatus.FAILED, failure=reason[:2000], finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
 def export_job_run(job_id: int) -> ExportJob | None:
     """Run a queued export job to its file. Safe to run twice: a finished job is left alone,
     a job that died while running starts again from the top (the file is written whole)."""
@@ -193,15 +203,25 @@ def _export_job_write(job: ExportJob) -> ExportJob:
             target=target,
             progress=lambda n: _job_progress(job.pk, n),
         )
-    except Exception as exc:
-        # Recorded on the job for its page, then raised again for the worker's log.
-        ExportJob.objects.filter(pk=job.pk).update(
-            status=ExportStatus.FAILED,
-            failure=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
+    except DomainError as exc:
+        # A refusal of ours (a filter no longer valid, an unknown column): its message is for
+        # the job's page; the log gets the code only, as a filter may hold a phone or a name.
+        logger.warning("export job %s refused: %s", job.pk, exc.code)
+        return _job_failed(job, str(exc.message))
+    except Exception as exc:  # noqa: BLE001 - recorded on the job and logged without personal data
+        # The type and the frames, not the message: a database error may quote customer values.
+        # Not raised further, as for imports: the worker's handler would log the message.
+        logger.error(
+            "export job %s failed: %s\n%s",
+            job.pk,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
         )
-        logger.exception("export job %s failed", job.pk)
-        raise
+        return _job_failed(
+            job,
+            gettext("The export stopped with an internal error (%(kind)s).")
+            % {"kind": type(exc).__name__},
+        )
     with transaction.atomic():
         ExportJob.objects.filter(pk=job.pk).update(
             status=ExportStatus.DONE,
