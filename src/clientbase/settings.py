@@ -275,6 +275,10 @@ STOPLIST_PROPOSE_AFTER_REFUSALS = int(os.environ.get("STOPLIST_PROPOSE_AFTER_REF
 
 # Import and export: uploaded files over this size are refused before they are read.
 IMPORT_MAX_FILE_MB = int(os.environ.get("IMPORT_MAX_FILE_MB", "512"))
+# A bulk action on the customer list carries up to 1,000 ticked ids (customers.forms.IdListField)
+# plus a few fields: Django's default of 1,000 fields refused the largest allowed selection with a
+# bare 400 before the form could say anything. Larger posts are still refused.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1_100
 # Rows read, checked and written per transaction; a killed import resumes after the last one.
 IMPORT_BATCH_ROWS = int(os.environ.get("IMPORT_BATCH_ROWS", "50000"))
 # Files with up to this many rows are imported while the person waits; bigger ones by the worker.

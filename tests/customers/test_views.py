@@ -727,3 +727,19 @@ def test_custom_field_form_reports_every_problem_in_one_round(client_for, admin_
     }
     taken.refresh_from_db()
     assert (taken.field_type, taken.position) == ("text", 0)
+
+
+def test_the_largest_allowed_selection_goes_through_and_one_more_is_told(client_for, manager_user):
+    Customer.objects.bulk_create(
+        Customer(last_name=f"Массовый{n}", first_name="Иван") for n in range(1001)
+    )
+    ids = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
+    client = client_for(manager_user)
+    post = {"action": "add_tag", "tag": "опт", "next": "/customers/"}
+    # 1,000 ids and three more fields: Django's default field limit answered a bare 400.
+    response = client.post("/customers/bulk/", {**post, "ids": ids[:1000]})
+    assert response.status_code == 302
+    assert Tag.objects.get(name="опт").customers.count() == 1000
+    response = client.post("/customers/bulk/", {**post, "ids": ids, "tag": "розница"}, follow=True)
+    assert "Select at most 1,000 customers at a time." in response.content.decode()
+    assert not Tag.objects.filter(name="розница", customers__isnull=False).exists()
