@@ -15,7 +15,7 @@ from django.utils import timezone
 from clientbase.accounts.choices import Role
 from clientbase.core.choices import AuditAction
 from clientbase.core.models import AuditEvent
-from clientbase.customers.choices import StopListReason
+from clientbase.customers.choices import CustomerKind, StopListReason
 from clientbase.customers.models import TimelineEvent
 from clientbase.customers.services import customer_stoplist_add
 from clientbase.orders import selectors
@@ -548,6 +548,25 @@ def test_caller_page_finds_a_customer_by_a_differently_typed_phone(client_for, o
     assert event.extra == {"via": "caller"}
     flat = str(event.__dict__)
     assert "9161234567" not in flat and "916) 123" not in flat
+
+
+def test_caller_page_names_a_companys_contact_person(client_for, operator_user):
+    company = factories.make_customer(
+        kind=CustomerKind.COMPANY,
+        company_name="ООО «Ромашка»",
+        last_name="Петров",
+        first_name="Иван",
+        phones=["+79161112233"],
+    )
+    person = factories.make_customer(
+        last_name="Сидоров", first_name="Пётр", phones=["+79161112244"]
+    )
+    client = client_for(operator_user)
+    html = client.get("/orders/caller/", {"phone": "8 916 111-22-33"}).content.decode()
+    assert f'href="/customers/{company.pk}/"' in html and "ООО «Ромашка»" in html
+    assert re.search(r'caller-contact-person">[^<]*<strong>Петров Иван</strong>', html)
+    html = client.get("/orders/caller/", {"phone": person.primary_phone}).content.decode()
+    assert "Сидоров Пётр" in html and "caller-contact-person" not in html
 
 
 def test_caller_page_not_found_offers_to_create(client_for, operator_user, users_by_role):
