@@ -21,6 +21,16 @@ OBJECT_TYPES = [
 ]
 
 
+def labelled_errors(form: forms.Form) -> list[str]:
+    """Every error of a form, each after its field's label ("Tag: Select a valid choice."):
+    what a list shows above no rows, and what an export that refuses a filter says."""
+    found = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else None
+        found.extend(f"{label}: {error}" if label else str(error) for error in errors)
+    return found
+
+
 # Django's placeholder for "nothing chosen" in a dropdown; people read it as a glitch.
 DJANGO_EMPTY_LABEL = "---------"
 EMPTY_CHOICE_LABEL = _("— not chosen —")

@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils.translation import gettext
 
+from clientbase.core.forms import labelled_errors
 from clientbase.customers.models import Address, Consent, Customer, CustomerEmail, CustomerPhone
 from clientbase.exports.choices import ExportKind
 from clientbase.exports.columns import Column, ExportError
@@ -214,7 +215,7 @@ def _order_params(filters: Mapping[str, Any]) -> OrderListParams:
     form = OrderFilterForm(_query_dict(filters))
     unknown = [key for key in filters if key not in form.fields or key == "sort"]
     if unknown or not form.is_valid():
-        raise _refused(form.error_messages(), unknown, OrderFilterError)
+        raise _refused(labelled_errors(form), unknown, OrderFilterError)
     return form.params()
 
 
@@ -230,12 +231,7 @@ def _list_params(filters: Mapping[str, Any]) -> Any:
     filterset = CustomerFilterSet(_query_dict(filters))
     unknown = [key for key in filters if key not in filterset.fields and key != "query"]
     if unknown or not filterset.is_valid():
-        problems = [
-            f"{filterset.fields[name].label}: {' '.join(str(m) for m in messages)}"
-            for name, messages in filterset.errors.items()
-            if name in filterset.fields
-        ]
-        raise _refused(problems, unknown)
+        raise _refused(labelled_errors(filterset), unknown)
     return filterset.params()
 
 

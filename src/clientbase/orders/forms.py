@@ -122,15 +122,6 @@ class OrderFilterForm(BootstrapMixin, forms.Form):
             raise forms.ValidationError(_("The start date is after the end date."))
         return cleaned
 
-    def error_messages(self) -> list[str]:
-        """Every error, each with its field's label: shown above the list."""
-        found = []
-        for name, errors in self.errors.items():
-            label = self.fields[name].label if name in self.fields else None
-            for error in errors:
-                found.append(f"{label}: {error}" if label else str(error))
-        return found
-
     def params(self) -> selectors.OrderListParams:
         """The filters asked for; ValidationError when any is not valid (never "all orders")."""
         if not self.is_valid():

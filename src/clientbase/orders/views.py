@@ -71,7 +71,7 @@ def _list_page(request: HttpRequest, form: OrderFilterForm, mine: bool) -> HttpR
         # An invalid filter lists nothing (and offers no export): the whole list instead
         # would look like the answer. htmx swaps only 2xx answers, so its table request
         # gets 200 with the errors in the table's place.
-        context = {"form": form, "page": None, "mine": mine, "errors": form.error_messages()}
+        context = {"form": form, "page": None, "mine": mine}
         response = render(
             request, template, context, status=200 if _is_table_request(request) else 400
         )
