@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from clientbase.accounts.services import apitoken_create
 
 SHOP_SCOPES = ["customers:write", "orders:write", "customers:lookup"]
+
+
+def at_once(count: int, call: Callable[[int], Any]) -> dict[int, Any]:
+    """call(0) ... call(count - 1) in threads released together, each with its own database
+    connection (closed after): what a shop's concurrent pushes do. Returns the results by n."""
+    barrier = threading.Barrier(count)
+    results: dict[int, Any] = {}
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[n] = call(n)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
 
 
 class ApiClient:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import threading
 
 import pytest
-from django.db import connection
 from django.urls import path
 from rest_framework.views import APIView
 
@@ -15,7 +13,7 @@ from clientbase.accounts.permissions import API
 from clientbase.accounts.services import apitoken_revoke
 from clientbase.customers.models import Customer
 from clientbase.orders.models import Order
-from tests.api.conftest import ApiClient
+from tests.api.conftest import ApiClient, at_once
 from tests.api.test_orders_api import ORDER
 
 pytestmark = pytest.mark.django_db
@@ -106,24 +104,12 @@ def test_concurrent_requests_pass_the_rate_limit_exactly_as_often_as_it_allows(
     and every refusal says when to come back."""
     monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"token": "60/min"})
     _token, key = make_token(["all"])
-    barrier = threading.Barrier(20)
-    responses: list = []
 
-    def burst() -> None:
+    def burst(n: int) -> list:
         client = ApiClient(key)
-        try:
-            barrier.wait(timeout=30)
-            for _ in range(10):
-                responses.append(client.get("/api/v1/orders/"))
-        finally:
-            connection.close()
+        return [client.get("/api/v1/orders/") for _ in range(10)]
 
-    threads = [threading.Thread(target=burst) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
+    responses = [r for burst_responses in at_once(20, burst).values() for r in burst_responses]
     statuses = [r.status_code for r in responses]
     assert (len(statuses), statuses.count(200), statuses.count(429)) == (200, 60, 140)
     for response in responses:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -13,7 +13,7 @@ from clientbase.core.models import AuditEvent
 from clientbase.customers.models import Customer, CustomerPhone
 from clientbase.customers.services import customer_snapshot, customer_stoplist_add
 from clientbase.orders.services import CustomerRef, OrderInput, order_status_set, order_upsert
-from tests.api.conftest import ApiClient
+from tests.api.conftest import ApiClient, at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -282,28 +282,17 @@ def test_create_names_every_invalid_part_at_once_and_refuses_a_company_document(
 def test_concurrent_upserts_of_one_external_id_all_succeed_in_turn(shop_api, audit_purged_after):
     """30 pushes of one customer at once, each with its own notes, from threads with real
     connections: one creates, 29 update in turn; no 412 and no "belongs to another customer"."""
-    barrier = threading.Barrier(30)
-    responses: dict[int, object] = {}
 
-    def push(n: int) -> None:
-        client = ApiClient(shop_api.key)
+    def push(n: int) -> Any:
         body = {
             "external_id": "site-race",
             "first_name": "Олег",
             "emails": [{"address": "race@example.com"}],
             "notes": f"push {n}",
         }
-        try:
-            barrier.wait(timeout=30)
-            responses[n] = client.post("/api/v1/customers/upsert/", body)
-        finally:
-            connection.close()
+        return ApiClient(shop_api.key).post("/api/v1/customers/upsert/", body)
 
-    threads = [threading.Thread(target=push, args=(n,)) for n in range(30)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    responses = at_once(30, push)
 
     refused = [r.content for r in responses.values() if r.status_code not in (200, 201)]
     assert refused == []

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 
 import pytest
-from django.db import connection
 from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +14,7 @@ from clientbase.core.api.idempotency import IdempotentMixin
 from clientbase.core.models import IdempotencyKey
 from clientbase.customers.models import Customer
 from clientbase.orders.models import Order, OrderStatusChange
-from tests.api.conftest import ApiClient
+from tests.api.conftest import ApiClient, at_once
 from tests.api.test_orders_api import ORDER
 
 
@@ -72,24 +70,12 @@ def test_a_request_still_in_progress_answers_409(shop_api, make_token):
 def test_concurrent_duplicates_create_one_order(shop_api, audit_purged_after):
     """Threads with real connections post the same key at once: one runs, the rest replay
     or are told it is in progress; never a second order."""
-    statuses: list[int] = []
-    barrier = threading.Barrier(4)
 
-    def post() -> None:
+    def post(n: int) -> int:
         client = ApiClient(shop_api.key)  # a client per thread, the same token
-        try:
-            barrier.wait()
-            statuses.append(
-                client.post("/api/v1/orders/", ORDER, Idempotency_Key="race").status_code
-            )
-        finally:
-            connection.close()
+        return client.post("/api/v1/orders/", ORDER, Idempotency_Key="race").status_code
 
-    threads = [threading.Thread(target=post) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = list(at_once(4, post).values())
     assert sorted(statuses)[0] == 201 and statuses.count(201) >= 1
     assert set(statuses) <= {201, 409}
     assert Order.objects.count() == 1

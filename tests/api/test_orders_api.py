@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from django.db import connection
 
 from clientbase.customers.models import Customer
 from clientbase.customers.services import customer_stoplist_add
 from clientbase.orders.models import CustomerStats, Order, OrderItem, OrderStatusChange
-from tests.api.conftest import ApiClient
+from tests.api.conftest import ApiClient, at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -152,11 +151,8 @@ def test_concurrent_orders_of_one_new_customer_create_that_customer_once(
 ):
     """10 orders of one customer the base does not know yet, pushed at once from threads with
     real connections: every push succeeds and they all land on one new customer."""
-    barrier = threading.Barrier(10)
-    responses: dict[int, object] = {}
 
-    def push(n: int) -> None:
-        client = ApiClient(shop_api.key)
+    def push(n: int) -> Any:
         body = {
             **ORDER,
             "external_id": f"R-{n}",
@@ -167,17 +163,9 @@ def test_concurrent_orders_of_one_new_customer_create_that_customer_once(
                 "first_name": "Олег",
             },
         }
-        try:
-            barrier.wait(timeout=30)
-            responses[n] = client.post("/api/v1/orders/", body)
-        finally:
-            connection.close()
+        return ApiClient(shop_api.key).post("/api/v1/orders/", body)
 
-    threads = [threading.Thread(target=push, args=(n,)) for n in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    responses = at_once(10, push)
 
     refused = [r.content for r in responses.values() if r.status_code != 201]
     assert refused == []
@@ -199,32 +187,22 @@ def test_concurrent_orders_and_upserts_of_one_new_customer_create_it_once(
 ):
     """Orders and customer upserts naming one new person take the same lock: five of each at
     once give one customer with five orders."""
-    barrier = threading.Barrier(10)
-    responses: dict[int, object] = {}
     person = {"external_id": "c-mixed", "email": "mixed@example.com", "first_name": "Олег"}
 
-    def push(n: int) -> None:
+    def push(n: int) -> Any:
         client = ApiClient(shop_api.key)
-        try:
-            barrier.wait(timeout=30)
-            if n % 2:
-                body = {**ORDER, "external_id": f"M-{n}", "customer": person}
-                responses[n] = client.post("/api/v1/orders/", body)
-            else:
-                body = {
-                    "external_id": person["external_id"],
-                    "first_name": person["first_name"],
-                    "emails": [{"address": person["email"]}],
-                }
-                responses[n] = client.post("/api/v1/customers/upsert/", body)
-        finally:
-            connection.close()
+        if n % 2:
+            return client.post(
+                "/api/v1/orders/", {**ORDER, "external_id": f"M-{n}", "customer": person}
+            )
+        body = {
+            "external_id": person["external_id"],
+            "first_name": person["first_name"],
+            "emails": [{"address": person["email"]}],
+        }
+        return client.post("/api/v1/customers/upsert/", body)
 
-    threads = [threading.Thread(target=push, args=(n,)) for n in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    responses = at_once(10, push)
 
     refused = [r.content for r in responses.values() if r.status_code not in (200, 201)]
     assert refused == []
