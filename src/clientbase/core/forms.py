@@ -24,7 +24,7 @@ OBJECT_TYPES = [
 def labelled_errors(form: forms.Form) -> list[str]:
     """Every error of a form, each after its field's label ("Tag: Select a valid choice."):
     what a list shows above no rows, and what an export that refuses a filter says."""
-    found = []
+    found: list[str] = []
     for name, errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else None
         found.extend(f"{label}: {error}" if label else str(error) for error in errors)
